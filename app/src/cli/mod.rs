@@ -1,0 +1,161 @@
+//! The Docker-compatible command line: one module per verb family, all over `Engine`.
+
+mod archive;
+pub mod format;
+mod images;
+mod pull;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use rdesk_engine::{Engine, EngineConfig};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "rdesk", version, about = "A keyboard-driven terminal workstation for containers, over its own daemonless engine.\nRun without a command for the workstation; with one for the Docker-compatible CLI.")]
+pub struct Cli {
+    /// Store root (default /var/lib/rdesk; env RDESK_ROOT)
+    #[arg(long, global = true, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Run-time state dir (default /run/rdesk; env RDESK_RUNROOT)
+    #[arg(long, global = true, value_name = "DIR")]
+    runroot: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Download an image from a registry
+    Pull(pull::PullArgs),
+    /// List images
+    #[command(alias = "image-ls")]
+    Images(images::ImagesArgs),
+    /// Manage images
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
+    /// Show the history of an image
+    History(images::HistoryArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(images::TagArgs),
+    /// Remove one or more images
+    Rmi(images::RmiArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(archive::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(archive::LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(archive::ImportArgs),
+    /// Return low-level information on rdesk objects
+    Inspect(images::InspectArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ImageCommand {
+    /// List images
+    #[command(alias = "list")]
+    Ls(images::ImagesArgs),
+    /// Download an image from a registry
+    Pull(pull::PullArgs),
+    /// Display detailed information on one or more images
+    Inspect(images::InspectArgs),
+    /// Show the history of an image
+    History(images::HistoryArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(images::TagArgs),
+    /// Remove one or more images
+    #[command(alias = "remove")]
+    Rm(images::RmiArgs),
+    /// Remove unused images
+    Prune(images::PruneArgs),
+    /// Save one or more images to a tar archive
+    Save(archive::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(archive::LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(archive::ImportArgs),
+}
+
+/// An error that carries the exit code the verb must end with (Docker's per-verb codes).
+#[derive(Debug)]
+pub struct ExitCode(pub i32);
+
+impl std::fmt::Display for ExitCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+impl std::error::Error for ExitCode {}
+
+pub fn run(cli: Cli) -> i32 {
+    let Some(command) = cli.command else {
+        // The workstation TUI is issue 4; until it lands, say how to use the CLI.
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        return 0;
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let engine = open_engine(cli.root, cli.runroot).await?;
+        dispatch(&engine, command).await
+    });
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            if let Some(code) = e.downcast_ref::<ExitCode>() {
+                return code.0;
+            }
+            eprintln!("Error: {}", error_text(&e));
+            1
+        }
+    }
+}
+
+/// The message chain without repeating a cause already quoted by its parent.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut s = String::new();
+    for cause in e.chain() {
+        let m = cause.to_string();
+        if s.contains(&m) {
+            continue;
+        }
+        if !s.is_empty() {
+            s.push_str(": ");
+        }
+        s.push_str(&m);
+    }
+    s
+}
+
+async fn open_engine(root: Option<PathBuf>, runroot: Option<PathBuf>) -> anyhow::Result<Engine> {
+    let mut config = EngineConfig::from_env()?;
+    if let Some(r) = root {
+        config.root = std::path::absolute(&r).with_context(|| format!("invalid --root {}", r.display()))?;
+    }
+    if let Some(r) = runroot {
+        config.runroot = std::path::absolute(&r).with_context(|| format!("invalid --runroot {}", r.display()))?;
+    }
+    Ok(Engine::open(config).await?)
+}
+
+async fn dispatch(engine: &Engine, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Pull(a) | Command::Image { command: ImageCommand::Pull(a) } => pull::run(engine, a).await,
+        Command::Images(a) | Command::Image { command: ImageCommand::Ls(a) } => images::list(engine, a).await,
+        Command::Image { command: ImageCommand::Inspect(a) } | Command::Inspect(a) => images::inspect(engine, a).await,
+        Command::History(a) | Command::Image { command: ImageCommand::History(a) } => images::history(engine, a).await,
+        Command::Tag(a) | Command::Image { command: ImageCommand::Tag(a) } => images::tag(engine, a).await,
+        Command::Rmi(a) | Command::Image { command: ImageCommand::Rm(a) } => images::rmi(engine, a).await,
+        Command::Image { command: ImageCommand::Prune(a) } => images::prune(engine, a).await,
+        Command::Save(a) | Command::Image { command: ImageCommand::Save(a) } => archive::save(engine, a).await,
+        Command::Load(a) | Command::Image { command: ImageCommand::Load(a) } => archive::load(engine, a).await,
+        Command::Import(a) | Command::Image { command: ImageCommand::Import(a) } => archive::import(engine, a).await,
+    }
+}

@@ -1,0 +1,21 @@
+//! `rdesk`: with no arguments the workstation TUI; `rdesk <verb>` the Docker-compatible CLI.
+
+mod cli;
+
+use clap::Parser;
+
+fn main() {
+    let code = match cli::Cli::try_parse() {
+        Ok(cli) => cli::run(cli),
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                // Docker's CLI exits 125 on usage errors, for every verb.
+                _ => 125,
+            };
+            let _ = e.print();
+            code
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,157 @@
+//! rdesk's engine: a daemonless container engine as a library. Every rdesk process (TUI or
+//! CLI) opens the store and acts on it directly; processes coordinate through file locks
+//! and atomic writes. The API follows bollard's method names and the Docker Engine API's
+//! models, so `rdesk inspect` prints what a `docker inspect` reader expects.
+
+pub mod archive;
+pub mod config;
+pub mod digest;
+pub mod error;
+mod images;
+mod layer;
+pub mod oci;
+pub mod options;
+pub mod pull;
+pub mod reference;
+pub mod registry;
+pub mod store;
+pub mod unpack;
+
+pub use bollard_stubs::models;
+pub use config::EngineConfig;
+pub use error::{Error, Result};
+pub use options::*;
+pub use pull::PullStream;
+pub use reference::Reference;
+
+use models::{HistoryResponseItem, ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary};
+use oci::Platform;
+use std::collections::HashSet;
+use std::sync::Arc;
+use store::Store;
+
+pub(crate) struct EngineInner {
+    pub(crate) config: EngineConfig,
+    pub(crate) store: Store,
+}
+
+/// The handle the TUI and the CLI share. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Internal(e.to_string()))?
+}
+
+impl Engine {
+    /// Opens (creating if needed) the store; sweeps what crashed processes left.
+    pub async fn open(config: EngineConfig) -> Result<Engine> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err(Error::NotRoot);
+        }
+        Self::open_unchecked(config).await
+    }
+
+    /// As `open`, without the root check: for the image store alone, which needs no
+    /// privilege (unit tests run it as any user).
+    pub async fn open_unchecked(config: EngineConfig) -> Result<Engine> {
+        let (root, run) = (config.root.clone(), config.runroot.clone());
+        let store = blocking(move || Store::open(&root, &run).map_err(Error::from)).await?;
+        Ok(Engine { inner: Arc::new(EngineInner { config, store }) })
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Pulls an image; the stream yields Docker-shaped progress messages.
+    pub fn create_image(&self, options: CreateImageOptions) -> PullStream {
+        let parsed = (|| {
+            let mut name = options.from_image.clone();
+            if !options.tag.is_empty() {
+                name = format!("{name}:{}", options.tag);
+            }
+            let reference = Reference::parse(&name)?;
+            let platform = if options.platform.is_empty() { Platform::host() } else { parse_platform(&options.platform)? };
+            Ok::<_, Error>((reference, platform))
+        })();
+        match parsed {
+            Ok((reference, platform)) => pull::start(self.inner.clone(), reference, platform),
+            Err(e) => pull::failed(e),
+        }
+    }
+
+    pub async fn list_images(&self, options: ListImagesOptions) -> Result<Vec<ImageSummary>> {
+        let store = self.inner.store.clone();
+        blocking(move || images::list(&store, &options)).await
+    }
+
+    pub async fn inspect_image(&self, name: &str) -> Result<ImageInspect> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || images::inspect(&store, &name)).await
+    }
+
+    pub async fn image_history(&self, name: &str) -> Result<Vec<HistoryResponseItem>> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || images::history(&store, &name)).await
+    }
+
+    pub async fn tag_image(&self, name: &str, options: TagImageOptions) -> Result<()> {
+        let target = if options.tag.is_empty() { options.repo.clone() } else { format!("{}:{}", options.repo, options.tag) };
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || images::tag(&store, &name, &target)).await
+    }
+
+    pub async fn remove_image(&self, name: &str, options: RemoveImageOptions) -> Result<Vec<ImageDeleteResponseItem>> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || images::remove(&store, &name, options.force)).await
+    }
+
+    pub async fn prune_images(&self, options: PruneImagesOptions) -> Result<ImagePruneResponse> {
+        let store = self.inner.store.clone();
+        blocking(move || images::prune(&store, options.all, &HashSet::new())).await
+    }
+
+    /// Writes the images as a docker-archive tar (also readable as an OCI layout).
+    pub async fn export_images(&self, names: Vec<String>, mut out: Box<dyn std::io::Write + Send>) -> Result<()> {
+        let store = self.inner.store.clone();
+        blocking(move || archive::save(&store, &names, &mut out)).await
+    }
+
+    /// Loads a docker-archive tar or an OCI image layout tar; returns the loaded references
+    /// (or image IDs for untagged images).
+    pub async fn import_image_archive(&self, input: std::path::PathBuf) -> Result<Vec<String>> {
+        let inner = self.inner.clone();
+        blocking(move || archive::load(&inner.store, &inner.config, &input)).await
+    }
+
+    /// Creates a one-layer image from a rootfs tarball (`docker import`); returns its ID.
+    pub async fn import_image(&self, input: std::path::PathBuf, options: ImportImageOptions) -> Result<String> {
+        let inner = self.inner.clone();
+        blocking(move || archive::import(&inner.store, &inner.config, &input, &options)).await
+    }
+}
+
+/// `linux/arm64/v8` -> Platform.
+pub fn parse_platform(s: &str) -> Result<Platform> {
+    let parts: Vec<&str> = s.split('/').collect();
+    match parts.as_slice() {
+        [os, arch] | [os, arch, _] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
+            os: os.to_string(),
+            architecture: arch.to_string(),
+            variant: parts.get(2).map(|v| v.to_string()),
+            os_version: None,
+        }),
+        _ => Err(Error::InvalidArgument(format!("invalid platform {s:?}: expected os/arch[/variant], e.g. linux/amd64"))),
+    }
+}
