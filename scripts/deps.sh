@@ -6,7 +6,7 @@ PACKAGES=(
   build-essential pkg-config libseccomp-dev   # building (libcontainer's seccomp)
   busybox-static                               # the test images are built from it
   docker-registry                              # the real local registry the tests start
-  apache2-utils openssl                        # htpasswd and TLS for the registry tests
+  openssl                                      # TLS for the registry tests
   tmux iproute2 tini                           # TUI end-to-end tests, networking, --init
 )
 missing=()

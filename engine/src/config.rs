@@ -14,7 +14,10 @@ pub const SYSTEM_CONFIG: &str = "/etc/rdesk/config.toml";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
 }
@@ -126,9 +129,14 @@ impl EngineConfig {
     }
 
     pub fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        let file: FileConfig =
-            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         if let Some(r) = file.registries {
             self.registries = r;
         }
@@ -186,9 +194,15 @@ mod tests {
         let mut cfg = EngineConfig::with_root("/r", "/run/r");
         cfg.apply_file(&p).unwrap();
         assert_eq!(cfg.registries.insecure, vec!["reg.local:5000"]);
-        assert_eq!(cfg.registries.mirrors["docker.io"], vec!["http://127.0.0.1:1"]);
+        assert_eq!(
+            cfg.registries.mirrors["docker.io"],
+            vec!["http://127.0.0.1:1"]
+        );
         assert_eq!(cfg.limits.max_manifest_bytes, 1024);
-        assert_eq!(cfg.limits.max_config_bytes, LimitsConfig::default().max_config_bytes);
+        assert_eq!(
+            cfg.limits.max_config_bytes,
+            LimitsConfig::default().max_config_bytes
+        );
 
         std::fs::write(&p, "[registries]\ninsecur = []\n").unwrap();
         let err = cfg.apply_file(&p).unwrap_err().to_string();

@@ -44,7 +44,10 @@ pub enum Error {
 impl Error {
     /// True for "no such image/object" conditions (Docker's 404s).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::NoSuchImage(_) | Error::Registry(RegistryError::ManifestNotFound { .. }))
+        matches!(
+            self,
+            Error::NoSuchImage(_) | Error::Registry(RegistryError::ManifestNotFound { .. })
+        )
     }
 }
 

@@ -6,7 +6,10 @@ use crate::error::{Error, Result};
 use crate::oci::ImageConfigFile;
 use crate::reference::{familiarize, Reference};
 use crate::store::{ImageRecord, Store};
-use bollard_stubs::models::{DriverData, HistoryResponseItem, ImageConfig, ImageDeleteResponseItem, ImageInspect, ImageInspectMetadata, ImageInspectRootFs, ImagePruneResponse, ImageSummary};
+use bollard_stubs::models::{
+    DriverData, HistoryResponseItem, ImageConfig, ImageDeleteResponseItem, ImageInspect,
+    ImageInspectMetadata, ImageInspectRootFs, ImagePruneResponse, ImageSummary,
+};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -29,21 +32,41 @@ pub(crate) fn find(records: &[ImageRecord], name: &str) -> Result<(usize, Match)
     if let Ok(r) = Reference::parse(name) {
         if let Some(d) = &r.digest {
             let full = format!("{}@{}", r.name(), d);
-            if let Some(i) = records.iter().position(|rec| rec.repo_digests.contains(&full)) {
+            if let Some(i) = records
+                .iter()
+                .position(|rec| rec.repo_digests.contains(&full))
+            {
                 return Ok((i, Match::Digest(full)));
             }
         } else if let Some(tagged) = r.tagged() {
-            if let Some(i) = records.iter().position(|rec| rec.repo_tags.contains(&tagged)) {
+            if let Some(i) = records
+                .iter()
+                .position(|rec| rec.repo_tags.contains(&tagged))
+            {
                 return Ok((i, Match::Tag(tagged)));
             }
         }
     }
     let prefix = name.strip_prefix("sha256:").unwrap_or(name);
-    if !prefix.is_empty() && prefix.len() <= 64 && prefix.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
-        let hits: Vec<usize> = records.iter().enumerate().filter(|(_, r)| r.id.hex().starts_with(prefix)).map(|(i, _)| i).collect();
+    if !prefix.is_empty()
+        && prefix.len() <= 64
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
+        let hits: Vec<usize> = records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.id.hex().starts_with(prefix))
+            .map(|(i, _)| i)
+            .collect();
         match hits.len() {
             1 => return Ok((hits[0], Match::Id)),
-            n if n > 1 => return Err(Error::Conflict(format!("{name} matches {n} images; give more of the ID"))),
+            n if n > 1 => {
+                return Err(Error::Conflict(format!(
+                    "{name} matches {n} images; give more of the ID"
+                )))
+            }
             _ => {}
         }
     }
@@ -106,20 +129,34 @@ pub(crate) fn index_image(store: &Store, mut record: ImageRecord) -> Result<(Ima
     Ok((result, changed))
 }
 
-pub(crate) fn load_config(store: &Store, id: &Digest) -> Result<(ImageConfigFile, serde_json::Value)> {
+pub(crate) fn load_config(
+    store: &Store,
+    id: &Digest,
+) -> Result<(ImageConfigFile, serde_json::Value)> {
     let bytes = store.read_blob(id, 64 << 20)?;
     let parsed = ImageConfigFile::parse(&bytes)?;
-    let raw: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Internal(e.to_string()))?;
+    let raw: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| Error::Internal(e.to_string()))?;
     Ok((parsed, raw))
 }
 
 pub(crate) fn unix_time(rfc3339: Option<&str>) -> i64 {
-    rfc3339.and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).map(|t| t.timestamp()).unwrap_or(0)
+    rfc3339
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.timestamp())
+        .unwrap_or(0)
 }
 
-pub(crate) fn list(store: &Store, opts: &crate::options::ListImagesOptions) -> Result<Vec<ImageSummary>> {
+pub(crate) fn list(
+    store: &Store,
+    opts: &crate::options::ListImagesOptions,
+) -> Result<Vec<ImageSummary>> {
     let records = store.images().load()?;
-    let wanted = opts.reference.as_deref().map(Reference::parse_name_only).transpose()?;
+    let wanted = opts
+        .reference
+        .as_deref()
+        .map(Reference::parse_name_only)
+        .transpose()?;
     let mut out = Vec::new();
     for rec in &records {
         if let Some(d) = opts.dangling {
@@ -129,7 +166,12 @@ pub(crate) fn list(store: &Store, opts: &crate::options::ListImagesOptions) -> R
         }
         let mut tags = rec.repo_tags.clone();
         if let Some(w) = &wanted {
-            tags.retain(|t| Reference::parse(t).is_ok_and(|r| r.name() == w.name() && w.tag.as_ref().is_none_or(|wt| r.tag.as_ref() == Some(wt))));
+            tags.retain(|t| {
+                Reference::parse(t).is_ok_and(|r| {
+                    r.name() == w.name()
+                        && w.tag.as_ref().is_none_or(|wt| r.tag.as_ref() == Some(wt))
+                })
+            });
             if tags.is_empty() {
                 continue;
             }
@@ -165,9 +207,17 @@ pub(crate) fn inspect(store: &Store, name: &str) -> Result<ImageInspect> {
     let (i, _) = find(&records, name)?;
     let rec = &records[i];
     let (config, _raw) = load_config(store, &rec.id)?;
-    let image_config: Option<ImageConfig> = config.config.clone().and_then(|c| serde_json::from_value(c).ok());
+    let image_config: Option<ImageConfig> = config
+        .config
+        .clone()
+        .and_then(|c| serde_json::from_value(c).ok());
     let layers = store.layers();
-    let diffs: Vec<String> = rec.layers.iter().rev().map(|c| layers.diff_dir(c).display().to_string()).collect();
+    let diffs: Vec<String> = rec
+        .layers
+        .iter()
+        .rev()
+        .map(|c| layers.diff_dir(c).display().to_string())
+        .collect();
     let mut data = HashMap::new();
     if let Some((upper, lower)) = diffs.split_first() {
         data.insert("UpperDir".to_string(), upper.clone());
@@ -189,9 +239,21 @@ pub(crate) fn inspect(store: &Store, name: &str) -> Result<ImageInspect> {
         variant: config.variant.clone(),
         os: Some(config.os.clone()),
         size: Some(rec.size as i64),
-        graph_driver: Some(DriverData { name: "overlay2".into(), data }),
-        root_fs: Some(ImageInspectRootFs { typ: "layers".into(), layers: Some(config.rootfs.diff_ids.clone()) }),
-        metadata: Some(ImageInspectMetadata { last_tag_time: Some(rec.last_tag_time.clone().unwrap_or_else(|| ZERO_TIME.into())) }),
+        graph_driver: Some(DriverData {
+            name: "overlay2".into(),
+            data,
+        }),
+        root_fs: Some(ImageInspectRootFs {
+            typ: "layers".into(),
+            layers: Some(config.rootfs.diff_ids.clone()),
+        }),
+        metadata: Some(ImageInspectMetadata {
+            last_tag_time: Some(
+                rec.last_tag_time
+                    .clone()
+                    .unwrap_or_else(|| ZERO_TIME.into()),
+            ),
+        }),
         ..Default::default()
     })
 }
@@ -202,13 +264,24 @@ pub(crate) fn history(store: &Store, name: &str) -> Result<Vec<HistoryResponseIt
     let rec = &records[i];
     let (config, _) = load_config(store, &rec.id)?;
     let layers = store.layers();
-    let sizes: Vec<i64> = rec.layers.iter().map(|c| layers.meta(c).map(|m| m.size as i64).unwrap_or(0)).collect();
+    let sizes: Vec<i64> = rec
+        .layers
+        .iter()
+        .map(|c| layers.meta(c).map(|m| m.size as i64).unwrap_or(0))
+        .collect();
     let mut rows = Vec::new();
     let mut layer_idx = 0;
     if config.history.is_empty() {
         // Imported images may carry no history: one row per layer.
         for size in &sizes {
-            rows.push(HistoryResponseItem { id: "<missing>".into(), created: unix_time(config.created.as_deref()), created_by: String::new(), tags: vec![], size: *size, comment: String::new() });
+            rows.push(HistoryResponseItem {
+                id: "<missing>".into(),
+                created: unix_time(config.created.as_deref()),
+                created_by: String::new(),
+                tags: vec![],
+                size: *size,
+                comment: String::new(),
+            });
         }
     }
     for h in &config.history {
@@ -239,9 +312,13 @@ pub(crate) fn history(store: &Store, name: &str) -> Result<Vec<HistoryResponseIt
 pub(crate) fn tag(store: &Store, source: &str, target: &str) -> Result<()> {
     let target = Reference::parse(target)?;
     if target.digest.is_some() {
-        return Err(Error::InvalidArgument(format!("refusing to create a tag with a digest reference: {target}")));
+        return Err(Error::InvalidArgument(format!(
+            "refusing to create a tag with a digest reference: {target}"
+        )));
     }
-    let tagged = target.tagged().ok_or_else(|| Error::InvalidArgument("target needs a tag".into()))?;
+    let tagged = target
+        .tagged()
+        .ok_or_else(|| Error::InvalidArgument("target needs a tag".into()))?;
     let _meta = store.lock_meta()?;
     let index = store.images();
     let mut records = index.load()?;
@@ -256,8 +333,7 @@ pub(crate) fn tag(store: &Store, source: &str, target: &str) -> Result<()> {
         rec.repo_tags.push(tagged);
     }
     rec.last_tag_time = Some(crate::now_rfc3339());
-    index.save(&records)
-        .map_err(Error::from)
+    index.save(&records).map_err(Error::from)
 }
 
 /// What other images still need: layers, and config/manifest blobs. (A layer's own blob
@@ -275,21 +351,29 @@ fn references_of(records: &[ImageRecord]) -> (HashSet<Digest>, HashSet<Digest>) 
 }
 
 fn repo_digest_blobs(r: &ImageRecord) -> impl Iterator<Item = Digest> + '_ {
-    r.repo_digests.iter().filter_map(|d| d.rsplit_once('@')).filter_map(|(_, d)| d.parse::<Digest>().ok())
+    r.repo_digests
+        .iter()
+        .filter_map(|d| d.rsplit_once('@'))
+        .filter_map(|(_, d)| d.parse::<Digest>().ok())
 }
 
 /// Removes a layer nobody holds, with its blob unless another layer came from the same blob.
 /// Returns the bytes freed, or None when somebody holds it.
 fn free_layer(store: &Store, chain: &Digest) -> Result<Option<u64>> {
     let layers = store.layers();
-    let Some(_held) = layers.try_lock_exclusive(chain)? else { return Ok(None) };
+    let Some(_held) = layers.try_lock_exclusive(chain)? else {
+        return Ok(None);
+    };
     if !layers.is_complete(chain) {
         return Ok(None);
     }
     let meta = layers.meta(chain)?;
     layers.remove(chain)?;
     if let Some(blob) = &meta.blob {
-        let shared = layers.list()?.iter().any(|m| m.blob.as_ref().is_some_and(|b| b.digest == blob.digest));
+        let shared = layers
+            .list()?
+            .iter()
+            .any(|m| m.blob.as_ref().is_some_and(|b| b.digest == blob.digest));
         if !shared {
             store.remove_blob(&blob.digest)?;
         }
@@ -299,13 +383,21 @@ fn free_layer(store: &Store, chain: &Digest) -> Result<Option<u64>> {
 
 /// Deletes `victim` (already removed from `remaining`) and whatever only it used.
 /// Caller holds the metadata lock and has saved the index.
-fn free_image(store: &Store, victim: &ImageRecord, remaining: &[ImageRecord], out: &mut Vec<ImageDeleteResponseItem>) -> Result<u64> {
+fn free_image(
+    store: &Store,
+    victim: &ImageRecord,
+    remaining: &[ImageRecord],
+    out: &mut Vec<ImageDeleteResponseItem>,
+) -> Result<u64> {
     let (used_layers, used_blobs) = references_of(remaining);
     let mut blobs: BTreeSet<Digest> = BTreeSet::new();
     blobs.insert(victim.id.clone());
     blobs.extend(repo_digest_blobs(victim));
     blobs.extend(victim.manifest.iter().cloned());
-    out.push(ImageDeleteResponseItem { untagged: None, deleted: Some(victim.id.to_string()) });
+    out.push(ImageDeleteResponseItem {
+        untagged: None,
+        deleted: Some(victim.id.to_string()),
+    });
     let mut freed = 0;
     for chain in victim.layers.iter().rev() {
         if used_layers.contains(chain) {
@@ -314,7 +406,10 @@ fn free_image(store: &Store, victim: &ImageRecord, remaining: &[ImageRecord], ou
         // A pull or a container holding it keeps it.
         if let Some(size) = free_layer(store, chain)? {
             freed += size;
-            out.push(ImageDeleteResponseItem { untagged: None, deleted: Some(chain.to_string()) });
+            out.push(ImageDeleteResponseItem {
+                untagged: None,
+                deleted: Some(chain.to_string()),
+            });
         }
     }
     for b in blobs.iter().filter(|b| !used_blobs.contains(b)) {
@@ -323,13 +418,20 @@ fn free_image(store: &Store, victim: &ImageRecord, remaining: &[ImageRecord], ou
     Ok(freed)
 }
 
-pub(crate) fn remove(store: &Store, name: &str, force: bool) -> Result<Vec<ImageDeleteResponseItem>> {
+pub(crate) fn remove(
+    store: &Store,
+    name: &str,
+    force: bool,
+) -> Result<Vec<ImageDeleteResponseItem>> {
     let _meta = store.lock_meta()?;
     let index = store.images();
     let mut records = index.load()?;
     let (i, how) = find(&records, name)?;
     let mut out = Vec::new();
-    let untag = |t: &String| ImageDeleteResponseItem { untagged: Some(familiarize(t)), deleted: None };
+    let untag = |t: &String| ImageDeleteResponseItem {
+        untagged: Some(familiarize(t)),
+        deleted: None,
+    };
     match &how {
         Match::Tag(t) if records[i].repo_tags.len() > 1 => {
             records[i].repo_tags.retain(|x| x != t);
@@ -342,7 +444,12 @@ pub(crate) fn remove(store: &Store, name: &str, force: bool) -> Result<Vec<Image
             return Ok(vec![untag(d)]);
         }
         Match::Id if !force => {
-            let repos: BTreeSet<String> = records[i].repo_tags.iter().filter_map(|t| Reference::parse(t).ok()).map(|r| r.name()).collect();
+            let repos: BTreeSet<String> = records[i]
+                .repo_tags
+                .iter()
+                .filter_map(|t| Reference::parse(t).ok())
+                .map(|r| r.name())
+                .collect();
             if repos.len() > 1 {
                 return Err(Error::Conflict(format!(
                     "unable to delete {} (must be forced) - image is referenced in multiple repositories",
@@ -360,16 +467,31 @@ pub(crate) fn remove(store: &Store, name: &str, force: bool) -> Result<Vec<Image
     Ok(out)
 }
 
-pub(crate) fn prune(store: &Store, all: bool, in_use: &HashSet<Digest>) -> Result<ImagePruneResponse> {
+pub(crate) fn prune(
+    store: &Store,
+    all: bool,
+    in_use: &HashSet<Digest>,
+) -> Result<ImagePruneResponse> {
     let _meta = store.lock_meta()?;
     let index = store.images();
     let mut records = index.load()?;
     let mut deleted = Vec::new();
     let mut space = 0u64;
-    loop {
-        let Some(i) = records.iter().position(|r| (all || r.repo_tags.is_empty()) && !in_use.contains(&r.id)) else { break };
+    while let Some(i) = records
+        .iter()
+        .position(|r| (all || r.repo_tags.is_empty()) && !in_use.contains(&r.id))
+    {
         let victim = records.remove(i);
-        deleted.extend(victim.repo_tags.iter().chain(victim.repo_digests.iter()).map(|t| ImageDeleteResponseItem { untagged: Some(familiarize(t)), deleted: None }));
+        deleted.extend(
+            victim
+                .repo_tags
+                .iter()
+                .chain(victim.repo_digests.iter())
+                .map(|t| ImageDeleteResponseItem {
+                    untagged: Some(familiarize(t)),
+                    deleted: None,
+                }),
+        );
         index.save(&records)?;
         space += free_image(store, &victim, &records, &mut deleted)?;
     }
@@ -381,8 +503,14 @@ pub(crate) fn prune(store: &Store, all: bool, in_use: &HashSet<Digest>) -> Resul
         }
         if let Some(size) = free_layer(store, &meta.chain_id)? {
             space += size;
-            deleted.push(ImageDeleteResponseItem { untagged: None, deleted: Some(meta.chain_id.to_string()) });
+            deleted.push(ImageDeleteResponseItem {
+                untagged: None,
+                deleted: Some(meta.chain_id.to_string()),
+            });
         }
     }
-    Ok(ImagePruneResponse { images_deleted: Some(deleted), space_reclaimed: Some(space as i64) })
+    Ok(ImagePruneResponse {
+        images_deleted: Some(deleted),
+        space_reclaimed: Some(space as i64),
+    })
 }

@@ -31,13 +31,44 @@ pub(crate) enum StageError {
     Store(Error),
 }
 
-impl StageError {
-    pub fn into_error(self, layer: &str) -> Error {
-        match self {
-            StageError::Io(e) => Error::Layer { layer: layer.to_string(), message: format!("cannot read layer: {e}") },
-            StageError::Unpack(source) => Error::Unpack { layer: layer.to_string(), source },
+/// Why staging failed, and, when the rest of the input could still be read, the digest and
+/// length of the whole blob: corrupt bytes then read as what they are (a digest mismatch),
+/// not as the tar error they caused.
+pub(crate) struct StageFailure {
+    pub error: StageError,
+    pub blob: Option<(Digest, u64)>,
+}
+
+impl StageFailure {
+    pub fn into_error(self, layer: &str, expected: Option<(&Digest, u64)>) -> Error {
+        if let (Some((got, got_size)), Some((want, want_size))) = (&self.blob, expected) {
+            if got_size != &want_size {
+                return Error::Layer { layer: layer.to_string(), message: format!("blob is truncated or oversized: got {got_size} bytes, expected {want_size}") };
+            }
+            if got != want {
+                return Error::Layer {
+                    layer: layer.to_string(),
+                    message: format!("content does not match its digest (got {got})"),
+                };
+            }
+        }
+        match self.error {
+            StageError::Io(e) => Error::Layer {
+                layer: layer.to_string(),
+                message: format!("cannot read layer: {e}"),
+            },
+            StageError::Unpack(source) => Error::Unpack {
+                layer: layer.to_string(),
+                source,
+            },
             StageError::Store(e) => e,
         }
+    }
+}
+
+impl From<StageError> for StageFailure {
+    fn from(error: StageError) -> Self {
+        StageFailure { error, blob: None }
     }
 }
 
@@ -62,37 +93,83 @@ pub(crate) fn media_type_for(c: Compression) -> &'static str {
 }
 
 /// The one pass over a layer's bytes. Blocking.
-pub(crate) fn stage(store: &Store, input: impl Read, compression: Compression, limits: &UnpackLimits) -> std::result::Result<StagedLayer, StageError> {
-    let ingest = store.new_ingest().map_err(|e| StageError::Store(e.into()))?;
-    let staged = store.layers().prepare_in(ingest.dir()).map_err(|e| StageError::Store(e.into()))?;
-    let (blob, blob_path) = ingest.create_file("blob").map_err(|e| StageError::Store(e.into()))?;
-    let mut compressed = HashingReader::new(TeeReader::new(input, BufWriter::with_capacity(256 << 10, blob)));
-    let (diff_id, size) = {
+pub(crate) fn stage(
+    store: &Store,
+    input: impl Read,
+    compression: Compression,
+    limits: &UnpackLimits,
+) -> std::result::Result<StagedLayer, StageFailure> {
+    let ingest = store
+        .new_ingest()
+        .map_err(|e| StageError::Store(e.into()))?;
+    let staged = store
+        .layers()
+        .prepare_in(ingest.dir())
+        .map_err(|e| StageError::Store(e.into()))?;
+    let (blob, blob_path) = ingest
+        .create_file("blob")
+        .map_err(|e| StageError::Store(e.into()))?;
+    let mut compressed = HashingReader::new(TeeReader::new(
+        input,
+        BufWriter::with_capacity(256 << 10, blob),
+    ));
+    let unpacked = (|| {
         let decoder: Box<dyn Read + '_> = match compression {
             Compression::None => Box::new(&mut compressed),
-            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(128 << 10, &mut compressed))),
-            Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(&mut compressed).map_err(StageError::Io)?),
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
+                io::BufReader::with_capacity(128 << 10, &mut compressed),
+            )),
+            Compression::Zstd => {
+                Box::new(zstd::stream::read::Decoder::new(&mut compressed).map_err(StageError::Io)?)
+            }
         };
         let mut diff = HashingReader::new(decoder);
-        let stats = unpack_layer(&mut diff, &staged.join("diff"), limits).map_err(StageError::Unpack)?;
+        let stats =
+            unpack_layer(&mut diff, &staged.join("diff"), limits).map_err(StageError::Unpack)?;
         // Whatever follows the tar's end-of-archive still counts toward the digests.
         let (diff_id, _, _) = diff.finish().map_err(StageError::Io)?;
-        (diff_id, stats.size)
+        Ok((diff_id, stats.size))
+    })();
+    let (diff_id, size) = match unpacked {
+        Ok(v) => v,
+        Err(error) => {
+            // Read the rest so the caller can tell corrupt bytes from a malformed layer.
+            let blob = compressed.finish().ok().map(|(d, n, _)| (d, n));
+            return Err(StageFailure { error, blob });
+        }
     };
     let (blob_digest, blob_size, tee) = compressed.finish().map_err(StageError::Io)?;
     let (_, mut writer) = tee.into_parts();
     writer.flush().map_err(StageError::Io)?;
-    Ok(StagedLayer { ingest, dir: staged, blob_path, blob_digest, blob_size, diff_id, size })
+    Ok(StagedLayer {
+        ingest,
+        dir: staged,
+        blob_path,
+        blob_digest,
+        blob_size,
+        diff_id,
+        size,
+    })
 }
 
 /// Publishes a verified staged layer under `chain_id` (caller holds its exclusive lock).
 /// If the layer already exists, keeps the existing one.
-pub(crate) fn commit(store: &Store, staged: StagedLayer, chain_id: &Digest, parent: Option<&Digest>, media_type: &str) -> Result<LayerMeta> {
+pub(crate) fn commit(
+    store: &Store,
+    staged: StagedLayer,
+    chain_id: &Digest,
+    parent: Option<&Digest>,
+    media_type: &str,
+) -> Result<LayerMeta> {
     let layers = store.layers();
     if layers.is_complete(chain_id) {
         return Ok(layers.meta(chain_id)?);
     }
-    let blob = LayerBlob { digest: staged.blob_digest.clone(), media_type: media_type.to_string(), size: staged.blob_size };
+    let blob = LayerBlob {
+        digest: staged.blob_digest.clone(),
+        media_type: media_type.to_string(),
+        size: staged.blob_size,
+    };
     if !store.has_blob(&blob.digest) {
         store.commit_blob_file(&staged.blob_path, &blob.digest)?;
     }

@@ -24,7 +24,9 @@ pub use options::*;
 pub use pull::PullStream;
 pub use reference::Reference;
 
-use models::{HistoryResponseItem, ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary};
+use models::{
+    HistoryResponseItem, ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary,
+};
 use oci::Platform;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -46,7 +48,9 @@ pub(crate) fn now_rfc3339() -> String {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Internal(e.to_string()))?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
 }
 
 impl Engine {
@@ -63,7 +67,9 @@ impl Engine {
     pub async fn open_unchecked(config: EngineConfig) -> Result<Engine> {
         let (root, run) = (config.root.clone(), config.runroot.clone());
         let store = blocking(move || Store::open(&root, &run).map_err(Error::from)).await?;
-        Ok(Engine { inner: Arc::new(EngineInner { config, store }) })
+        Ok(Engine {
+            inner: Arc::new(EngineInner { config, store }),
+        })
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -82,7 +88,11 @@ impl Engine {
                 name = format!("{name}:{}", options.tag);
             }
             let reference = Reference::parse(&name)?;
-            let platform = if options.platform.is_empty() { Platform::host() } else { parse_platform(&options.platform)? };
+            let platform = if options.platform.is_empty() {
+                Platform::host()
+            } else {
+                parse_platform(&options.platform)?
+            };
             Ok::<_, Error>((reference, platform))
         })();
         match parsed {
@@ -107,12 +117,20 @@ impl Engine {
     }
 
     pub async fn tag_image(&self, name: &str, options: TagImageOptions) -> Result<()> {
-        let target = if options.tag.is_empty() { options.repo.clone() } else { format!("{}:{}", options.repo, options.tag) };
+        let target = if options.tag.is_empty() {
+            options.repo.clone()
+        } else {
+            format!("{}:{}", options.repo, options.tag)
+        };
         let (store, name) = (self.inner.store.clone(), name.to_string());
         blocking(move || images::tag(&store, &name, &target)).await
     }
 
-    pub async fn remove_image(&self, name: &str, options: RemoveImageOptions) -> Result<Vec<ImageDeleteResponseItem>> {
+    pub async fn remove_image(
+        &self,
+        name: &str,
+        options: RemoveImageOptions,
+    ) -> Result<Vec<ImageDeleteResponseItem>> {
         let (store, name) = (self.inner.store.clone(), name.to_string());
         blocking(move || images::remove(&store, &name, options.force)).await
     }
@@ -123,7 +141,11 @@ impl Engine {
     }
 
     /// Writes the images as a docker-archive tar (also readable as an OCI layout).
-    pub async fn export_images(&self, names: Vec<String>, mut out: Box<dyn std::io::Write + Send>) -> Result<()> {
+    pub async fn export_images(
+        &self,
+        names: Vec<String>,
+        mut out: Box<dyn std::io::Write + Send>,
+    ) -> Result<()> {
         let store = self.inner.store.clone();
         blocking(move || archive::save(&store, &names, &mut out)).await
     }
@@ -136,7 +158,11 @@ impl Engine {
     }
 
     /// Creates a one-layer image from a rootfs tarball (`docker import`); returns its ID.
-    pub async fn import_image(&self, input: std::path::PathBuf, options: ImportImageOptions) -> Result<String> {
+    pub async fn import_image(
+        &self,
+        input: std::path::PathBuf,
+        options: ImportImageOptions,
+    ) -> Result<String> {
         let inner = self.inner.clone();
         blocking(move || archive::import(&inner.store, &inner.config, &input, &options)).await
     }
@@ -152,6 +178,8 @@ pub fn parse_platform(s: &str) -> Result<Platform> {
             variant: parts.get(2).map(|v| v.to_string()),
             os_version: None,
         }),
-        _ => Err(Error::InvalidArgument(format!("invalid platform {s:?}: expected os/arch[/variant], e.g. linux/amd64"))),
+        _ => Err(Error::InvalidArgument(format!(
+            "invalid platform {s:?}: expected os/arch[/variant], e.g. linux/amd64"
+        ))),
     }
 }

@@ -14,15 +14,19 @@ pub mod media {
     pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
     pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
     pub const OCI_LAYER_ND: &str = "application/vnd.oci.image.layer.nondistributable.v1.tar";
-    pub const OCI_LAYER_ND_GZIP: &str = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
-    pub const OCI_LAYER_ND_ZSTD: &str = "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd";
+    pub const OCI_LAYER_ND_GZIP: &str =
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
+    pub const OCI_LAYER_ND_ZSTD: &str =
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd";
     pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
     pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
     pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
     pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-    pub const DOCKER_LAYER_FOREIGN: &str = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+    pub const DOCKER_LAYER_FOREIGN: &str =
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
     pub const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+json";
-    pub const DOCKER_SCHEMA1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+    pub const DOCKER_SCHEMA1_SIGNED: &str =
+        "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
     /// What we ask registries for, best first.
     pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
@@ -35,14 +39,19 @@ pub enum ManifestError {
     #[error("unsupported manifest media type {0:?}: rdesk reads OCI image manifests and indexes and Docker schema 2 manifests and lists")]
     UnsupportedManifest(String),
     #[error("unsupported {kind} media type {media_type:?}")]
-    UnsupportedMedia { kind: &'static str, media_type: String },
+    UnsupportedMedia {
+        kind: &'static str,
+        media_type: String,
+    },
     #[error("manifest is not valid JSON: {0}")]
     Json(String),
     #[error("manifest descriptor has an invalid digest {0:?}")]
     BadDigest(String),
     #[error("manifest descriptor for {0} has a negative size")]
     BadSize(String),
-    #[error("no matching manifest for {wanted} in the manifest list entries (available: {available})")]
+    #[error(
+        "no matching manifest for {wanted} in the manifest list entries (available: {available})"
+    )]
     NoPlatform { wanted: String, available: String },
     #[error("image config is invalid: {0}")]
     Config(String),
@@ -58,7 +67,11 @@ pub struct Platform {
     pub os: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
 }
 
@@ -85,7 +98,12 @@ impl Platform {
             "riscv64" => ("riscv64", None),
             other => (other, None),
         };
-        Platform { architecture: architecture.into(), os: "linux".into(), variant: variant.map(str::to_string), os_version: None }
+        Platform {
+            architecture: architecture.into(),
+            os: "linux".into(),
+            variant: variant.map(str::to_string),
+            os_version: None,
+        }
     }
 }
 
@@ -105,7 +123,9 @@ pub struct Descriptor {
 
 impl Descriptor {
     pub fn digest(&self) -> Result<Digest, ManifestError> {
-        self.digest.parse().map_err(|_| ManifestError::BadDigest(self.digest.clone()))
+        self.digest
+            .parse()
+            .map_err(|_| ManifestError::BadDigest(self.digest.clone()))
     }
     pub fn size(&self) -> Result<u64, ManifestError> {
         u64::try_from(self.size).map_err(|_| ManifestError::BadSize(self.digest.clone()))
@@ -132,6 +152,8 @@ pub struct ImageIndexManifest {
     pub manifests: Vec<Descriptor>,
 }
 
+// Parsed once per pull and matched at once; boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum ParsedManifest {
     Image(ImageManifest),
@@ -150,13 +172,23 @@ struct Probe {
 }
 
 /// Parses a manifest or index; `content_type` is the registry's Content-Type header.
-pub fn parse_manifest(bytes: &[u8], content_type: Option<&str>) -> Result<ParsedManifest, ManifestError> {
-    let probe: Probe = serde_json::from_slice(bytes).map_err(|e| ManifestError::Json(e.to_string()))?;
-    let header = content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_string()).filter(|c| !c.is_empty());
+pub fn parse_manifest(
+    bytes: &[u8],
+    content_type: Option<&str>,
+) -> Result<ParsedManifest, ManifestError> {
+    let probe: Probe =
+        serde_json::from_slice(bytes).map_err(|e| ManifestError::Json(e.to_string()))?;
+    let header = content_type
+        .map(|c| c.split(';').next().unwrap_or("").trim().to_string())
+        .filter(|c| !c.is_empty());
     if probe.schema_version == Some(1) {
         return Err(ManifestError::Schema1);
     }
-    let media_type = probe.media_type.clone().or(header.clone()).unwrap_or_default();
+    let media_type = probe
+        .media_type
+        .clone()
+        .or(header.clone())
+        .unwrap_or_default();
     let kind = match media_type.as_str() {
         media::DOCKER_SCHEMA1 | media::DOCKER_SCHEMA1_SIGNED => return Err(ManifestError::Schema1),
         media::OCI_INDEX | media::DOCKER_LIST => "index",
@@ -173,15 +205,26 @@ pub fn parse_manifest(bytes: &[u8], content_type: Option<&str>) -> Result<Parsed
         other => return Err(ManifestError::UnsupportedManifest(other.to_string())),
     };
     if probe.schema_version != Some(2) {
-        return Err(ManifestError::Json(format!("schemaVersion {:?} (expected 2)", probe.schema_version)));
+        return Err(ManifestError::Json(format!(
+            "schemaVersion {:?} (expected 2)",
+            probe.schema_version
+        )));
     }
     let parsed = if kind == "index" {
-        ParsedManifest::Index(serde_json::from_slice(bytes).map_err(|e| ManifestError::Json(e.to_string()))?)
+        ParsedManifest::Index(
+            serde_json::from_slice(bytes).map_err(|e| ManifestError::Json(e.to_string()))?,
+        )
     } else {
-        let m: ImageManifest = serde_json::from_slice(bytes).map_err(|e| ManifestError::Json(e.to_string()))?;
+        let m: ImageManifest =
+            serde_json::from_slice(bytes).map_err(|e| ManifestError::Json(e.to_string()))?;
         match m.config.media_type.as_str() {
             media::OCI_CONFIG | media::DOCKER_CONFIG => {}
-            other => return Err(ManifestError::UnsupportedMedia { kind: "image config", media_type: other.to_string() }),
+            other => {
+                return Err(ManifestError::UnsupportedMedia {
+                    kind: "image config",
+                    media_type: other.to_string(),
+                })
+            }
         }
         for l in &m.layers {
             layer_compression(&l.media_type)?;
@@ -206,35 +249,62 @@ pub fn layer_compression(media_type: &str) -> Result<Compression, ManifestError>
     use media::*;
     Ok(match media_type {
         OCI_LAYER | OCI_LAYER_ND => Compression::None,
-        OCI_LAYER_GZIP | OCI_LAYER_ND_GZIP | DOCKER_LAYER_GZIP | DOCKER_LAYER_FOREIGN => Compression::Gzip,
+        OCI_LAYER_GZIP | OCI_LAYER_ND_GZIP | DOCKER_LAYER_GZIP | DOCKER_LAYER_FOREIGN => {
+            Compression::Gzip
+        }
         OCI_LAYER_ZSTD | OCI_LAYER_ND_ZSTD => Compression::Zstd,
-        other => return Err(ManifestError::UnsupportedMedia { kind: "layer", media_type: other.to_string() }),
+        other => {
+            return Err(ManifestError::UnsupportedMedia {
+                kind: "layer",
+                media_type: other.to_string(),
+            })
+        }
     })
 }
 
 /// Picks the host's entry from an index: same OS and architecture, the same variant
 /// preferred, attestation entries (`unknown/unknown`) skipped.
-pub fn select_platform<'a>(index: &'a ImageIndexManifest, want: &Platform) -> Result<&'a Descriptor, ManifestError> {
+pub fn select_platform<'a>(
+    index: &'a ImageIndexManifest,
+    want: &Platform,
+) -> Result<&'a Descriptor, ManifestError> {
     let candidates: Vec<&Descriptor> = index
         .manifests
         .iter()
-        .filter(|d| matches!(d.media_type.as_str(), media::OCI_MANIFEST | media::DOCKER_MANIFEST | ""))
-        .filter(|d| d.platform.as_ref().is_some_and(|p| p.os == want.os && p.architecture == want.architecture))
+        .filter(|d| {
+            matches!(
+                d.media_type.as_str(),
+                media::OCI_MANIFEST | media::DOCKER_MANIFEST | ""
+            )
+        })
+        .filter(|d| {
+            d.platform
+                .as_ref()
+                .is_some_and(|p| p.os == want.os && p.architecture == want.architecture)
+        })
         .collect();
     let variant_of = |d: &Descriptor| d.platform.as_ref().and_then(|p| p.variant.clone());
     let exact = candidates.iter().find(|d| variant_of(d) == want.variant);
-    let fallback = candidates.iter().find(|d| match (&want.variant, variant_of(d)) {
-        // An entry with no variant runs anywhere its architecture does.
-        (_, None) => true,
-        // arm64 images are v8 unless they say otherwise.
-        (Some(w), Some(v)) => w == "v8" && v == "v8",
-        (None, Some(_)) => want.architecture == "amd64",
-    });
+    let fallback = candidates
+        .iter()
+        .find(|d| match (&want.variant, variant_of(d)) {
+            // An entry with no variant runs anywhere its architecture does.
+            (_, None) => true,
+            // arm64 images are v8 unless they say otherwise.
+            (Some(w), Some(v)) => w == "v8" && v == "v8",
+            (None, Some(_)) => want.architecture == "amd64",
+        });
     match exact.or(fallback) {
         Some(d) => Ok(d),
         None => Err(ManifestError::NoPlatform {
             wanted: want.to_string(),
-            available: index.manifests.iter().filter_map(|d| d.platform.as_ref()).map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
+            available: index
+                .manifests
+                .iter()
+                .filter_map(|d| d.platform.as_ref())
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
         }),
     }
 }
@@ -287,15 +357,26 @@ pub struct HistoryEntry {
 
 impl ImageConfigFile {
     pub fn parse(bytes: &[u8]) -> Result<Self, ManifestError> {
-        let cfg: ImageConfigFile = serde_json::from_slice(bytes).map_err(|e| ManifestError::Config(e.to_string()))?;
+        let cfg: ImageConfigFile =
+            serde_json::from_slice(bytes).map_err(|e| ManifestError::Config(e.to_string()))?;
         if cfg.rootfs.typ != "layers" {
-            return Err(ManifestError::Config(format!("rootfs.type is {:?}, expected \"layers\"", cfg.rootfs.typ)));
+            return Err(ManifestError::Config(format!(
+                "rootfs.type is {:?}, expected \"layers\"",
+                cfg.rootfs.typ
+            )));
         }
         cfg.diff_ids()?;
         Ok(cfg)
     }
     pub fn diff_ids(&self) -> Result<Vec<Digest>, ManifestError> {
-        self.rootfs.diff_ids.iter().map(|d| d.parse().map_err(|_| ManifestError::Config(format!("invalid diff_id {d:?}")))).collect()
+        self.rootfs
+            .diff_ids
+            .iter()
+            .map(|d| {
+                d.parse()
+                    .map_err(|_| ManifestError::Config(format!("invalid diff_id {d:?}")))
+            })
+            .collect()
     }
 }
 
@@ -309,7 +390,12 @@ mod tests {
             digest: Digest::of(format!("{arch}{variant:?}").as_bytes()).to_string(),
             size: 1,
             urls: None,
-            platform: Some(Platform { architecture: arch.into(), os: "linux".into(), variant: variant.map(Into::into), os_version: None }),
+            platform: Some(Platform {
+                architecture: arch.into(),
+                os: "linux".into(),
+                variant: variant.map(Into::into),
+                os_version: None,
+            }),
             annotations: None,
         }
     }
@@ -317,20 +403,32 @@ mod tests {
     #[test]
     fn schema1_is_refused_clearly() {
         let body = br#"{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[]}"#;
-        assert_eq!(parse_manifest(body, Some(media::DOCKER_SCHEMA1_SIGNED)).unwrap_err(), ManifestError::Schema1);
-        assert_eq!(parse_manifest(body, None).unwrap_err(), ManifestError::Schema1);
+        assert_eq!(
+            parse_manifest(body, Some(media::DOCKER_SCHEMA1_SIGNED)).unwrap_err(),
+            ManifestError::Schema1
+        );
+        assert_eq!(
+            parse_manifest(body, None).unwrap_err(),
+            ManifestError::Schema1
+        );
     }
 
     #[test]
     fn unknown_media_types_are_refused() {
         let body = br#"{"schemaVersion":2,"mediaType":"application/vnd.example+json"}"#;
-        assert!(matches!(parse_manifest(body, None), Err(ManifestError::UnsupportedManifest(_))));
+        assert!(matches!(
+            parse_manifest(body, None),
+            Err(ManifestError::UnsupportedManifest(_))
+        ));
         let d = Digest::of(b"x");
         let body = format!(
             r#"{{"schemaVersion":2,"config":{{"mediaType":"{}","digest":"{d}","size":2}},"layers":[{{"mediaType":"application/x-rar","digest":"{d}","size":1}}]}}"#,
             media::OCI_CONFIG
         );
-        assert!(matches!(parse_manifest(body.as_bytes(), Some(media::OCI_MANIFEST)), Err(ManifestError::UnsupportedMedia { kind: "layer", .. })));
+        assert!(matches!(
+            parse_manifest(body.as_bytes(), Some(media::OCI_MANIFEST)),
+            Err(ManifestError::UnsupportedMedia { kind: "layer", .. })
+        ));
     }
 
     #[test]
@@ -346,13 +444,24 @@ mod tests {
             ],
         };
         let pick = |arch: &str, v: Option<&str>| {
-            select_platform(&index, &Platform { architecture: arch.into(), os: "linux".into(), variant: v.map(Into::into), os_version: None })
-                .map(|d| d.platform.clone().unwrap().to_string())
+            select_platform(
+                &index,
+                &Platform {
+                    architecture: arch.into(),
+                    os: "linux".into(),
+                    variant: v.map(Into::into),
+                    os_version: None,
+                },
+            )
+            .map(|d| d.platform.clone().unwrap().to_string())
         };
         assert_eq!(pick("arm", Some("v7")).unwrap(), "linux/arm/v7");
         assert_eq!(pick("arm64", Some("v8")).unwrap(), "linux/arm64/v8");
         assert_eq!(pick("amd64", None).unwrap(), "linux/amd64");
         let err = pick("s390x", None).unwrap_err().to_string();
-        assert!(err.contains("no matching manifest for linux/s390x"), "{err}");
+        assert!(
+            err.contains("no matching manifest for linux/s390x"),
+            "{err}"
+        );
     }
 }

@@ -4,8 +4,8 @@
 //! the image enters the index last.
 
 use crate::digest::{chain_ids, Digest};
-use crate::layer;
 use crate::error::{Error, Result};
+use crate::layer;
 use crate::oci::{self, Descriptor, ImageConfigFile, ParsedManifest, Platform};
 use crate::reference::Reference;
 use crate::registry::{error_chain, RegistryClient};
@@ -43,20 +43,34 @@ struct Progress {
 
 impl Progress {
     async fn status(&self, id: Option<&str>, status: &str) {
-        let _ = self.tx.send(Ok(CreateImageInfo { id: id.map(str::to_string), status: Some(status.to_string()), ..Default::default() })).await;
+        let _ = self
+            .tx
+            .send(Ok(CreateImageInfo {
+                id: id.map(str::to_string),
+                status: Some(status.to_string()),
+                ..Default::default()
+            }))
+            .await;
     }
     async fn bytes(&self, id: &str, status: &str, current: u64, total: u64) {
         let info = CreateImageInfo {
             id: Some(id.to_string()),
             status: Some(status.to_string()),
-            progress_detail: Some(ProgressDetail { current: Some(current as i64), total: Some(total as i64) }),
+            progress_detail: Some(ProgressDetail {
+                current: Some(current as i64),
+                total: Some(total as i64),
+            }),
             ..Default::default()
         };
         let _ = self.tx.send(Ok(info)).await;
     }
 }
 
-pub(crate) fn start(engine: Arc<EngineInner>, reference: Reference, platform: Platform) -> PullStream {
+pub(crate) fn start(
+    engine: Arc<EngineInner>,
+    reference: Reference,
+    platform: Platform,
+) -> PullStream {
     let (tx, rx) = mpsc::channel(256);
     let progress = Progress { tx: tx.clone() };
     tokio::spawn(async move {
@@ -77,14 +91,23 @@ struct LayerPlan {
     short: String,
 }
 
-async fn pull(engine: &EngineInner, r: &Reference, platform: &Platform, progress: &Progress) -> Result<ImageRecord> {
+async fn pull(
+    engine: &EngineInner,
+    r: &Reference,
+    platform: &Platform,
+    progress: &Progress,
+) -> Result<ImageRecord> {
     let store = &engine.store;
     let limits = &engine.config.limits;
     let shown_ref = r.tag.clone().unwrap_or_else(|| r.registry_reference());
-    progress.status(Some(&shown_ref), &format!("Pulling from {}", r.repository)).await;
+    progress
+        .status(Some(&shown_ref), &format!("Pulling from {}", r.repository))
+        .await;
 
     let client = RegistryClient::new(&engine.config, &r.registry)?;
-    let top = client.get_manifest(r, &r.registry_reference(), limits.max_manifest_bytes).await?;
+    let top = client
+        .get_manifest(r, &r.registry_reference(), limits.max_manifest_bytes)
+        .await?;
     let mut manifest_bytes = top.bytes.clone();
     let mut manifest_digest = top.digest.clone();
     let manifest = match oci::parse_manifest(&top.bytes, top.content_type.as_deref())? {
@@ -92,12 +115,24 @@ async fn pull(engine: &EngineInner, r: &Reference, platform: &Platform, progress
         ParsedManifest::Index(index) => {
             let desc = oci::select_platform(&index, platform)?;
             let digest = desc.digest()?;
-            let child = client.get_manifest(r, &digest.to_string(), limits.max_manifest_bytes).await?;
+            let child = client
+                .get_manifest(r, &digest.to_string(), limits.max_manifest_bytes)
+                .await?;
             manifest_bytes = child.bytes.clone();
             manifest_digest = child.digest.clone();
-            match oci::parse_manifest(&child.bytes, child.content_type.as_deref().or(Some(desc.media_type.as_str())))? {
+            match oci::parse_manifest(
+                &child.bytes,
+                child
+                    .content_type
+                    .as_deref()
+                    .or(Some(desc.media_type.as_str())),
+            )? {
                 ParsedManifest::Image(m) => m,
-                ParsedManifest::Index(_) => return Err(Error::Manifest(oci::ManifestError::UnsupportedManifest("nested image index".into()))),
+                ParsedManifest::Index(_) => {
+                    return Err(Error::Manifest(oci::ManifestError::UnsupportedManifest(
+                        "nested image index".into(),
+                    )))
+                }
             }
         }
     };
@@ -107,14 +142,20 @@ async fn pull(engine: &EngineInner, r: &Reference, platform: &Platform, progress
     let config_bytes = if store.has_blob(&config_digest) {
         store.read_blob(&config_digest, limits.max_config_bytes)?
     } else {
-        let b = client.get_blob_bytes(&r.repository, &config_digest, limits.max_config_bytes).await?;
+        let b = client
+            .get_blob_bytes(&r.repository, &config_digest, limits.max_config_bytes)
+            .await?;
         store.put_blob(&b)?;
         b.to_vec()
     };
     let config = ImageConfigFile::parse(&config_bytes)?;
     let diff_ids = config.diff_ids()?;
     if diff_ids.len() != manifest.layers.len() {
-        return Err(oci::ManifestError::LayerCount { diff_ids: diff_ids.len(), layers: manifest.layers.len() }.into());
+        return Err(oci::ManifestError::LayerCount {
+            diff_ids: diff_ids.len(),
+            layers: manifest.layers.len(),
+        }
+        .into());
     }
     let chains = chain_ids(&diff_ids);
     let plans: Vec<LayerPlan> = manifest
@@ -146,12 +187,22 @@ async fn pull(engine: &EngineInner, r: &Reference, platform: &Platform, progress
     }
 
     let client = Arc::new(client);
-    let semaphore = Arc::new(Semaphore::new(engine.config.registries.max_concurrent_downloads.max(1)));
+    let semaphore = Arc::new(Semaphore::new(
+        engine.config.registries.max_concurrent_downloads.max(1),
+    ));
     let mut tasks = tokio::task::JoinSet::new();
     for p in plans.iter().filter(|p| missing.contains(&p.chain_id)) {
-        let (client, semaphore, progress, store) = (client.clone(), semaphore.clone(), progress.clone(), store.clone());
+        let (client, semaphore, progress, store) = (
+            client.clone(),
+            semaphore.clone(),
+            progress.clone(),
+            store.clone(),
+        );
         let repo = r.repository.clone();
-        let unpack_limits = UnpackLimits { max_bytes: limits.max_layer_bytes, max_entries: limits.max_layer_entries };
+        let unpack_limits = UnpackLimits {
+            max_bytes: limits.max_layer_bytes,
+            max_entries: limits.max_layer_entries,
+        };
         let plan = LayerPlan {
             desc: p.desc.clone(),
             digest: p.digest.clone(),
@@ -161,13 +212,18 @@ async fn pull(engine: &EngineInner, r: &Reference, platform: &Platform, progress
             short: p.short.clone(),
         };
         tasks.spawn(async move {
-            let _permit = semaphore.acquire_owned().await.map_err(|e| Error::Internal(e.to_string()))?;
+            let _permit = semaphore
+                .acquire_owned()
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?;
             fetch_layer(&client, &repo, &store, &plan, unpack_limits, &progress).await
         });
     }
     let mut first_err = None;
     while let Some(res) = tasks.join_next().await {
-        let res = res.map_err(|e| Error::Internal(format!("layer task failed: {e}"))).and_then(|r| r);
+        let res = res
+            .map_err(|e| Error::Internal(format!("layer task failed: {e}")))
+            .and_then(|r| r);
         if let Err(e) = res {
             if first_err.is_none() {
                 first_err = Some(e);
@@ -185,7 +241,10 @@ async fn pull(engine: &EngineInner, r: &Reference, platform: &Platform, progress
     if manifest_digest != top.digest {
         store.put_blob(&top.bytes)?;
     }
-    let size: u64 = plans.iter().map(|p| store.layers().meta(&p.chain_id).map(|m| m.size)).sum::<std::result::Result<u64, _>>()?;
+    let size: u64 = plans
+        .iter()
+        .map(|p| store.layers().meta(&p.chain_id).map(|m| m.size))
+        .sum::<std::result::Result<u64, _>>()?;
     let repo_digest = format!("{}@{}", r.name(), top.digest);
     let (record, updated) = {
         let store = store.clone();
@@ -205,12 +264,21 @@ async fn pull(engine: &EngineInner, r: &Reference, platform: &Platform, progress
             .map_err(|e| Error::Internal(e.to_string()))??
     };
     drop(locks);
-    progress.status(None, &format!("Digest: {}", top.digest)).await;
+    progress
+        .status(None, &format!("Digest: {}", top.digest))
+        .await;
     let familiar = r.familiar();
     if updated || !missing.is_empty() {
-        progress.status(None, &format!("Status: Downloaded newer image for {familiar}")).await;
+        progress
+            .status(
+                None,
+                &format!("Status: Downloaded newer image for {familiar}"),
+            )
+            .await;
     } else {
-        progress.status(None, &format!("Status: Image is up to date for {familiar}")).await;
+        progress
+            .status(None, &format!("Status: Image is up to date for {familiar}"))
+            .await;
     }
     Ok(record)
 }
@@ -245,7 +313,9 @@ async fn lock_layers(store: &Store, plans: &[LayerPlan]) -> Result<(Vec<FileLock
             }
             return Ok((locks, missing));
         }
-        Err(Error::Internal("layers kept changing while locking them; try the pull again".into()))
+        Err(Error::Internal(
+            "layers kept changing while locking them; try the pull again".into(),
+        ))
     })
     .await
     .map_err(|e| Error::Internal(e.to_string()))?
@@ -273,15 +343,35 @@ impl Read for ChannelReader {
     }
 }
 
-async fn fetch_layer(client: &RegistryClient, repo: &str, store: &Store, plan: &LayerPlan, limits: UnpackLimits, progress: &Progress) -> Result<()> {
-    let layer_err = |message: String| Error::Layer { layer: plan.digest.to_string(), message };
+async fn fetch_layer(
+    client: &RegistryClient,
+    repo: &str,
+    store: &Store,
+    plan: &LayerPlan,
+    limits: UnpackLimits,
+    progress: &Progress,
+) -> Result<()> {
+    let layer_err = |message: String| Error::Layer {
+        layer: plan.digest.to_string(),
+        message,
+    };
     let compression = oci::layer_compression(&plan.desc.media_type)?;
     let expected_size = plan.desc.size()?;
 
     let resp = client.get_blob(repo, &plan.digest).await?;
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(32);
     let store2 = store.clone();
-    let unpack = tokio::task::spawn_blocking(move || layer::stage(&store2, ChannelReader { rx, current: Bytes::new() }, compression, &limits));
+    let unpack = tokio::task::spawn_blocking(move || {
+        layer::stage(
+            &store2,
+            ChannelReader {
+                rx,
+                current: Bytes::new(),
+            },
+            compression,
+            &limits,
+        )
+    });
 
     let mut body = resp.bytes_stream();
     let mut received: u64 = 0;
@@ -292,7 +382,9 @@ async fn fetch_layer(client: &RegistryClient, repo: &str, store: &Store, plan: &
             Ok(chunk) => {
                 received += chunk.len() as u64;
                 if received > expected_size {
-                    let msg = format!("registry sent more than the {expected_size} bytes the manifest declares");
+                    let msg = format!(
+                        "registry sent more than the {expected_size} bytes the manifest declares"
+                    );
                     let _ = tx.send(Err(io::Error::other(msg.clone()))).await;
                     transfer_error = Some(layer_err(msg));
                     break;
@@ -302,11 +394,16 @@ async fn fetch_layer(client: &RegistryClient, repo: &str, store: &Store, plan: &
                 }
                 if last_report.elapsed() >= Duration::from_millis(100) {
                     last_report = Instant::now();
-                    progress.bytes(&plan.short, "Downloading", received, expected_size).await;
+                    progress
+                        .bytes(&plan.short, "Downloading", received, expected_size)
+                        .await;
                 }
             }
             Err(e) => {
-                let msg = format!("download interrupted after {received} of {expected_size} bytes: {}", error_chain(&e));
+                let msg = format!(
+                    "download interrupted after {received} of {expected_size} bytes: {}",
+                    error_chain(&e)
+                );
                 let _ = tx.send(Err(io::Error::other(msg.clone()))).await;
                 transfer_error = Some(layer_err(msg));
                 break;
@@ -318,23 +415,50 @@ async fn fetch_layer(client: &RegistryClient, repo: &str, store: &Store, plan: &
     if let Some(e) = transfer_error {
         return Err(e);
     }
-    let staged = staged.map_err(|e| e.into_error(&plan.digest.to_string()))?;
-    progress.bytes(&plan.short, "Downloading", received, expected_size).await;
-    progress.status(Some(&plan.short), "Verifying Checksum").await;
+    let staged = staged.map_err(|e| {
+        e.into_error(
+            &plan.digest.to_string(),
+            Some((&plan.digest, expected_size)),
+        )
+    })?;
+    progress
+        .bytes(&plan.short, "Downloading", received, expected_size)
+        .await;
+    progress
+        .status(Some(&plan.short), "Verifying Checksum")
+        .await;
     if staged.blob_size != expected_size {
-        return Err(layer_err(format!("blob is truncated or oversized: got {} bytes, the manifest declares {expected_size}", staged.blob_size)));
+        return Err(layer_err(format!(
+            "blob is truncated or oversized: got {} bytes, the manifest declares {expected_size}",
+            staged.blob_size
+        )));
     }
     if staged.blob_digest != plan.digest {
-        return Err(layer_err(format!("downloaded content does not match its digest (got {})", staged.blob_digest)));
+        return Err(layer_err(format!(
+            "downloaded content does not match its digest (got {})",
+            staged.blob_digest
+        )));
     }
     if staged.diff_id != plan.diff_id {
-        return Err(layer_err(format!("uncompressed content {} does not match the diff_id {} in the image config", staged.diff_id, plan.diff_id)));
+        return Err(layer_err(format!(
+            "uncompressed content {} does not match the diff_id {} in the image config",
+            staged.diff_id, plan.diff_id
+        )));
     }
-    progress.status(Some(&plan.short), "Download complete").await;
-    let (store2, chain, parent, media_type) = (store.clone(), plan.chain_id.clone(), plan.parent.clone(), plan.desc.media_type.clone());
-    tokio::task::spawn_blocking(move || layer::commit(&store2, staged, &chain, parent.as_ref(), &media_type))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))??;
+    progress
+        .status(Some(&plan.short), "Download complete")
+        .await;
+    let (store2, chain, parent, media_type) = (
+        store.clone(),
+        plan.chain_id.clone(),
+        plan.parent.clone(),
+        plan.desc.media_type.clone(),
+    );
+    tokio::task::spawn_blocking(move || {
+        layer::commit(&store2, staged, &chain, parent.as_ref(), &media_type)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))??;
     progress.status(Some(&plan.short), "Pull complete").await;
     Ok(())
 }

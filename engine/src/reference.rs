@@ -10,13 +10,15 @@ const NAME_TOTAL_MAX: usize = 255;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ReferenceError {
-    #[error("invalid reference format: {0:?} (expected [registry[:port]/]name[:tag][@sha256:digest])")]
+    #[error(
+        "invalid reference format: {0:?} (expected [registry[:port]/]name[:tag][@sha256:digest])"
+    )]
     Format(String),
     #[error("invalid reference format: repository name ({0}) must be lowercase")]
     Uppercase(String),
     #[error("invalid reference format: repository name must not be longer than {NAME_TOTAL_MAX} characters")]
     TooLong,
-    #[error("invalid tag {0:?}: a tag is at most 128 characters of [A-Za-z0-9_.-] and does not start with . or -")]
+    #[error("invalid reference format: invalid tag {0:?} (at most 128 characters of [A-Za-z0-9_.-], not starting with . or -)")]
     Tag(String),
     #[error("invalid reference format: {0}")]
     Digest(#[from] crate::digest::DigestError),
@@ -71,7 +73,12 @@ impl Reference {
         if registry.len() + 1 + repository.len() > NAME_TOTAL_MAX {
             return Err(ReferenceError::TooLong);
         }
-        Ok(Reference { registry, repository, tag: tag.map(str::to_string), digest })
+        Ok(Reference {
+            registry,
+            repository,
+            tag: tag.map(str::to_string),
+            digest,
+        })
     }
 
     /// `docker.io/library/busybox`
@@ -82,7 +89,10 @@ impl Reference {
     /// The name as Docker prints it: `busybox`, `user/app`, `127.0.0.1:5000/app`.
     pub fn familiar_name(&self) -> String {
         if self.registry == DEFAULT_REGISTRY {
-            self.repository.strip_prefix("library/").unwrap_or(&self.repository).to_string()
+            self.repository
+                .strip_prefix("library/")
+                .unwrap_or(&self.repository)
+                .to_string()
         } else {
             self.name()
         }
@@ -117,7 +127,12 @@ impl Reference {
     }
 
     pub fn with_digest(&self, digest: &Digest) -> Reference {
-        Reference { registry: self.registry.clone(), repository: self.repository.clone(), tag: None, digest: Some(digest.clone()) }
+        Reference {
+            registry: self.registry.clone(),
+            repository: self.repository.clone(),
+            tag: None,
+            digest: Some(digest.clone()),
+        }
     }
 }
 
@@ -151,7 +166,9 @@ pub fn familiarize(full: &str) -> String {
 fn split_domain(name: &str) -> (String, String) {
     let (mut domain, mut remainder) = match name.split_once('/') {
         Some((first, rest))
-            if first.contains(['.', ':']) || first == "localhost" || first.chars().any(|c| c.is_ascii_uppercase()) =>
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first.chars().any(|c| c.is_ascii_uppercase()) =>
         {
             (first.to_string(), rest.to_string())
         }
@@ -232,7 +249,8 @@ fn is_alnum(b: u8) -> bool {
 pub fn validate_tag(t: &str) -> Result<(), ReferenceError> {
     let ok = !t.is_empty()
         && t.len() <= 128
-        && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
         && !t.starts_with(['.', '-']);
     if ok {
         Ok(())
@@ -254,23 +272,52 @@ mod tests {
         assert_eq!(full("busybox"), "docker.io/library/busybox:latest");
         assert_eq!(full("busybox:1.36"), "docker.io/library/busybox:1.36");
         assert_eq!(full("user/app"), "docker.io/user/app:latest");
-        assert_eq!(full("index.docker.io/library/busybox"), "docker.io/library/busybox:latest");
+        assert_eq!(
+            full("index.docker.io/library/busybox"),
+            "docker.io/library/busybox:latest"
+        );
         assert_eq!(full("localhost/app"), "localhost/app:latest");
         assert_eq!(full("127.0.0.1:5000/a/b/c:v1"), "127.0.0.1:5000/a/b/c:v1");
-        assert_eq!(full("registry.example.com/x"), "registry.example.com/x:latest");
+        assert_eq!(
+            full("registry.example.com/x"),
+            "registry.example.com/x:latest"
+        );
         assert_eq!(full("[::1]:5000/app:t"), "[::1]:5000/app:t");
         let d = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        assert_eq!(full(&format!("busybox@{d}")), format!("docker.io/library/busybox@{d}"));
-        assert_eq!(full(&format!("busybox:1@{d}")), format!("docker.io/library/busybox:1@{d}"));
-        assert_eq!(Reference::parse(&format!("busybox:1@{d}")).unwrap().registry_reference(), d);
+        assert_eq!(
+            full(&format!("busybox@{d}")),
+            format!("docker.io/library/busybox@{d}")
+        );
+        assert_eq!(
+            full(&format!("busybox:1@{d}")),
+            format!("docker.io/library/busybox:1@{d}")
+        );
+        assert_eq!(
+            Reference::parse(&format!("busybox:1@{d}"))
+                .unwrap()
+                .registry_reference(),
+            d
+        );
     }
 
     #[test]
     fn familiar_forms() {
-        assert_eq!(Reference::parse("busybox").unwrap().familiar(), "busybox:latest");
-        assert_eq!(Reference::parse("user/app:2").unwrap().familiar(), "user/app:2");
-        assert_eq!(Reference::parse("127.0.0.1:5000/app").unwrap().familiar(), "127.0.0.1:5000/app:latest");
-        assert_eq!(familiarize("docker.io/library/busybox:latest"), "busybox:latest");
+        assert_eq!(
+            Reference::parse("busybox").unwrap().familiar(),
+            "busybox:latest"
+        );
+        assert_eq!(
+            Reference::parse("user/app:2").unwrap().familiar(),
+            "user/app:2"
+        );
+        assert_eq!(
+            Reference::parse("127.0.0.1:5000/app").unwrap().familiar(),
+            "127.0.0.1:5000/app:latest"
+        );
+        assert_eq!(
+            familiarize("docker.io/library/busybox:latest"),
+            "busybox:latest"
+        );
     }
 
     #[test]
@@ -279,7 +326,20 @@ mod tests {
             Reference::parse("Busybox").unwrap_err().to_string(),
             "invalid reference format: repository name (library/Busybox) must be lowercase"
         );
-        for bad in ["", "busy box", "a//b", "-a", "a-", "a:", "a:.x", "a@sha256:12", "host:po/x", "a/b:c:d", "a..b", "a___b"] {
+        for bad in [
+            "",
+            "busy box",
+            "a//b",
+            "-a",
+            "a-",
+            "a:",
+            "a:.x",
+            "a@sha256:12",
+            "host:po/x",
+            "a/b:c:d",
+            "a..b",
+            "a___b",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad:?} should be rejected");
         }
         assert!(Reference::parse(&"a".repeat(300)).is_err());

@@ -531,6 +531,14 @@ fn read_request(
         if !read_more(stream, buf, stop)? {
             return Ok(None);
         }
+        // A TLS ClientHello (a client trying HTTPS first) is answered at once with a 400, as
+        // Go's net/http server does, instead of waiting for a request head that never comes.
+        if buf.first().is_some_and(|b| !b.is_ascii_uppercase()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not an HTTP request (TLS handshake to a plain HTTP server?)",
+            ));
+        }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
     buf.drain(..head_end + 4);

@@ -18,10 +18,15 @@ pub async fn save(engine: &Engine, args: SaveArgs) -> anyhow::Result<()> {
     match &args.output {
         Some(path) => {
             // Written next to the target and renamed, so a failed save leaves no half file.
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
             let tmp = tempfile_in(dir)?;
             let file = std::fs::File::create(&tmp)?;
-            let result = engine.export_images(args.images.clone(), Box::new(std::io::BufWriter::new(file))).await;
+            let result = engine
+                .export_images(args.images.clone(), Box::new(std::io::BufWriter::new(file)))
+                .await;
             if let Err(e) = result {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(e.into());
@@ -33,9 +38,16 @@ pub async fn save(engine: &Engine, args: SaveArgs) -> anyhow::Result<()> {
         }
         None => {
             if std::io::stdout().is_terminal() {
-                anyhow::bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+                anyhow::bail!(
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect"
+                );
             }
-            engine.export_images(args.images.clone(), Box::new(std::io::BufWriter::new(std::io::stdout()))).await?;
+            engine
+                .export_images(
+                    args.images.clone(),
+                    Box::new(std::io::BufWriter::new(std::io::stdout())),
+                )
+                .await?;
         }
     }
     Ok(())
@@ -43,7 +55,9 @@ pub async fn save(engine: &Engine, args: SaveArgs) -> anyhow::Result<()> {
 
 fn tempfile_in(dir: &std::path::Path) -> anyhow::Result<PathBuf> {
     let pid = std::process::id();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.subsec_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .subsec_nanos();
     Ok(dir.join(format!(".rdesk-save-{pid}-{nanos}.tmp")))
 }
 
@@ -106,12 +120,25 @@ pub async fn import(engine: &Engine, args: ImportArgs) -> anyhow::Result<()> {
     if args.file.contains("://") {
         anyhow::bail!("importing from a URL is not supported by rdesk: download the tarball first, then `rdesk import FILE`");
     }
-    let (path, _guard) = input_path(if args.file == "-" { None } else { Some(PathBuf::from(&args.file)) })?;
+    let (path, _guard) = input_path(if args.file == "-" {
+        None
+    } else {
+        Some(PathBuf::from(&args.file))
+    })?;
     if _guard.is_none() && !path.exists() {
         eprintln!("Error: open {}: no such file or directory", path.display());
         return Err(ExitCode(1).into());
     }
-    let id = engine.import_image(path, ImportImageOptions { reference: args.reference, message: args.message, changes: args.change }).await?;
+    let id = engine
+        .import_image(
+            path,
+            ImportImageOptions {
+                reference: args.reference,
+                message: args.message,
+                changes: args.change,
+            },
+        )
+        .await?;
     println!("{id}");
     Ok(())
 }

@@ -23,8 +23,14 @@ fn go_g(v: f64, prec: i32) -> String {
     }
     let exp = v.abs().log10().floor() as i32;
     // Rounding may carry into the next power of ten (999.5 -> 1e+03).
-    let rounded: f64 = format!("{:.*e}", (prec - 1) as usize, v).parse().unwrap_or(v);
-    let exp = if rounded.abs() >= 10f64.powi(exp + 1) { exp + 1 } else { exp };
+    let rounded: f64 = format!("{:.*e}", (prec - 1) as usize, v)
+        .parse()
+        .unwrap_or(v);
+    let exp = if rounded.abs() >= 10f64.powi(exp + 1) {
+        exp + 1
+    } else {
+        exp
+    };
     if exp < -4 || exp >= prec {
         let s = format!("{:.*e}", (prec - 1) as usize, v);
         let (mant, e) = s.split_once('e').unwrap_or((&s, "0"));
@@ -50,7 +56,10 @@ pub fn human_ago(unix: i64) -> String {
     if unix <= 0 {
         return "N/A".into();
     }
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     format!("{} ago", human_duration((now - unix).max(0) as f64))
 }
 
@@ -88,13 +97,17 @@ pub fn human_duration(seconds: f64) -> String {
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let cols = header.len();
     let mut widths = vec![0usize; cols];
-    for row in std::iter::once(&header.iter().map(|s| s.to_string()).collect::<Vec<_>>()).chain(rows.iter()) {
+    for row in std::iter::once(&header.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .chain(rows.iter())
+    {
         for (i, cell) in row.iter().enumerate().take(cols) {
             widths[i] = widths[i].max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    for row in std::iter::once(&header.iter().map(|s| s.to_string()).collect::<Vec<_>>()).chain(rows.iter()) {
+    for row in std::iter::once(&header.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .chain(rows.iter())
+    {
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate().take(cols) {
             if i + 1 == cols {
@@ -130,8 +143,14 @@ pub fn render_template(template: &str, value: &serde_json::Value) -> Result<Stri
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or_else(|| format!("template parsing error: unclosed action in {template:?}"))?;
-        let action = after[..end].trim().trim_start_matches('-').trim_end_matches('-').trim();
+        let end = after
+            .find("}}")
+            .ok_or_else(|| format!("template parsing error: unclosed action in {template:?}"))?;
+        let action = after[..end]
+            .trim()
+            .trim_start_matches('-')
+            .trim_end_matches('-')
+            .trim();
         out.push_str(&eval_action(action, value)?);
         rest = &after[end + 2..];
     }
@@ -145,7 +164,9 @@ fn lookup<'a>(path: &str, value: &'a serde_json::Value) -> Result<&'a serde_json
     }
     let mut cur = value;
     for key in path.trim_start_matches('.').split('.') {
-        cur = cur.get(key).ok_or_else(|| format!("template: executing: can't evaluate field {key}"))?;
+        cur = cur
+            .get(key)
+            .ok_or_else(|| format!("template: executing: can't evaluate field {key}"))?;
     }
     Ok(cur)
 }
@@ -182,7 +203,15 @@ pub fn format_rows(format: &str, rows: &[serde_json::Value]) -> Result<String, S
         let t = t.trim_start();
         let cells: Vec<&str> = t.split("\\t").collect();
         let header: Vec<String> = cells.iter().map(|c| header_of(c)).collect();
-        let body: Vec<Vec<String>> = rows.iter().map(|r| cells.iter().map(|c| render_template(c, r)).collect::<Result<Vec<_>, _>>()).collect::<Result<_, _>>()?;
+        let body: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                cells
+                    .iter()
+                    .map(|c| render_template(c, r))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<_, _>>()?;
         let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
         return Ok(table(&header_refs, &body));
     }
@@ -195,14 +224,19 @@ pub fn format_rows(format: &str, rows: &[serde_json::Value]) -> Result<String, S
 
 /// `{{.CreatedSince}}` -> `CREATED`, as Docker's table headers.
 fn header_of(cell: &str) -> String {
-    let field = cell.trim().trim_start_matches("{{").trim_end_matches("}}").trim().trim_start_matches('.');
+    let field = cell
+        .trim()
+        .trim_start_matches("{{")
+        .trim_end_matches("}}")
+        .trim()
+        .trim_start_matches('.');
     match field {
         "ID" => "IMAGE ID".into(),
         "CreatedSince" | "CreatedAt" => "CREATED".into(),
         "CreatedBy" => "CREATED BY".into(),
         other => {
             let mut s = String::new();
-            for (i, c) in other.chars().enumerate() {
+            for (i, c) in other.char_indices() {
                 if c.is_uppercase() && i > 0 && !other[..i].ends_with(|p: char| p.is_uppercase()) {
                     s.push(' ');
                 }
@@ -244,15 +278,27 @@ mod tests {
 
     #[test]
     fn tables_pad_like_tabwriter() {
-        let t = table(&["REPOSITORY", "TAG", "SIZE"], &[vec!["busybox".into(), "latest".into(), "4.26MB".into()]]);
-        assert_eq!(t, "REPOSITORY   TAG       SIZE\nbusybox      latest    4.26MB\n");
+        let t = table(
+            &["REPOSITORY", "TAG", "SIZE"],
+            &[vec!["busybox".into(), "latest".into(), "4.26MB".into()]],
+        );
+        assert_eq!(
+            t,
+            "REPOSITORY   TAG       SIZE\nbusybox      latest    4.26MB\n"
+        );
     }
 
     #[test]
     fn templates() {
         let v = serde_json::json!({"Repository": "busybox", "Tag": "latest", "Config": {"Cmd": ["sh"]}});
-        assert_eq!(render_template("{{.Repository}}:{{.Tag}}", &v).unwrap(), "busybox:latest");
-        assert_eq!(render_template("{{json .Config.Cmd}}", &v).unwrap(), "[\"sh\"]");
+        assert_eq!(
+            render_template("{{.Repository}}:{{.Tag}}", &v).unwrap(),
+            "busybox:latest"
+        );
+        assert_eq!(
+            render_template("{{json .Config.Cmd}}", &v).unwrap(),
+            "[\"sh\"]"
+        );
         assert!(render_template("{{.Nope}}", &v).is_err());
         let out = format_rows("table {{.Repository}}\\t{{.Tag}}", &[v]).unwrap();
         assert_eq!(out, "REPOSITORY   TAG\nbusybox      latest\n");

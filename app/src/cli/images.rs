@@ -4,7 +4,9 @@ use super::format::{ellipsis, format_rows, human_ago, human_size, render_templat
 use super::ExitCode;
 use anyhow::Context as _;
 use rdesk_engine::models::ImageSummary;
-use rdesk_engine::{Engine, ListImagesOptions, PruneImagesOptions, RemoveImageOptions, TagImageOptions};
+use rdesk_engine::{
+    Engine, ListImagesOptions, PruneImagesOptions, RemoveImageOptions, TagImageOptions,
+};
 use std::io::{BufRead, Write};
 
 #[derive(clap::Args, Debug)]
@@ -42,13 +44,25 @@ fn short_id(id: &str, no_trunc: bool) -> String {
 /// One row per tag, as Docker: (repository, tag, digest) for an image.
 fn rows_of(img: &ImageSummary) -> Vec<(String, String, String)> {
     let digest_for = |repo: &str| {
-        img.repo_digests.iter().find_map(|d| d.rsplit_once('@').filter(|(r, _)| *r == repo).map(|(_, d)| d.to_string())).unwrap_or_else(|| "<none>".into())
+        img.repo_digests
+            .iter()
+            .find_map(|d| {
+                d.rsplit_once('@')
+                    .filter(|(r, _)| *r == repo)
+                    .map(|(_, d)| d.to_string())
+            })
+            .unwrap_or_else(|| "<none>".into())
     };
     if img.repo_tags.is_empty() {
         if img.repo_digests.is_empty() {
             return vec![("<none>".into(), "<none>".into(), "<none>".into())];
         }
-        return img.repo_digests.iter().filter_map(|d| d.rsplit_once('@')).map(|(r, d)| (r.to_string(), "<none>".into(), d.to_string())).collect();
+        return img
+            .repo_digests
+            .iter()
+            .filter_map(|d| d.rsplit_once('@'))
+            .map(|(r, d)| (r.to_string(), "<none>".into(), d.to_string()))
+            .collect();
     }
     img.repo_tags
         .iter()
@@ -64,12 +78,22 @@ fn rows_of(img: &ImageSummary) -> Vec<(String, String, String)> {
 }
 
 pub async fn list(engine: &Engine, args: ImagesArgs) -> anyhow::Result<()> {
-    let mut opts = ListImagesOptions { all: args.all, reference: args.repository.clone(), dangling: None };
+    let mut opts = ListImagesOptions {
+        all: args.all,
+        reference: args.repository.clone(),
+        dangling: None,
+    };
     for f in &args.filter {
         match f.split_once('=') {
-            Some(("dangling", v)) => opts.dangling = Some(v.parse().map_err(|_| anyhow::anyhow!("invalid filter 'dangling={v}': use true or false"))?),
+            Some(("dangling", v)) => {
+                opts.dangling = Some(v.parse().map_err(|_| {
+                    anyhow::anyhow!("invalid filter 'dangling={v}': use true or false")
+                })?)
+            }
             Some(("reference", v)) => opts.reference = Some(v.to_string()),
-            _ => anyhow::bail!("invalid filter '{f}': rdesk supports dangling=true|false and reference=NAME[:TAG]"),
+            _ => anyhow::bail!(
+                "invalid filter '{f}': rdesk supports dangling=true|false and reference=NAME[:TAG]"
+            ),
         }
     }
     let images = engine.list_images(opts).await?;
@@ -88,7 +112,9 @@ pub async fn list(engine: &Engine, args: ImagesArgs) -> anyhow::Result<()> {
     let mut table_rows = Vec::new();
     for img in &images {
         for (repo, tag, digest) in rows_of(img) {
-            let created_at = chrono::DateTime::from_timestamp(img.created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default();
+            let created_at = chrono::DateTime::from_timestamp(img.created, 0)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
+                .unwrap_or_default();
             json_rows.push(serde_json::json!({
                 "Containers": "N/A",
                 "CreatedAt": created_at,
@@ -106,16 +132,28 @@ pub async fn list(engine: &Engine, args: ImagesArgs) -> anyhow::Result<()> {
             if args.digests {
                 row.push(digest);
             }
-            row.extend([short_id(&img.id, args.no_trunc), human_ago(img.created), human_size(img.size as f64)]);
+            row.extend([
+                short_id(&img.id, args.no_trunc),
+                human_ago(img.created),
+                human_size(img.size as f64),
+            ]);
             table_rows.push(row);
         }
     }
     match args.format.as_deref() {
         None | Some("table") => {
-            let header: &[&str] = if args.digests { &["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"] } else { &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"] };
+            let header: &[&str] = if args.digests {
+                &["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"]
+            } else {
+                &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+            };
             write!(out, "{}", table(header, &table_rows))?;
         }
-        Some(f) => write!(out, "{}", format_rows(f, &json_rows).map_err(anyhow::Error::msg)?)?,
+        Some(f) => write!(
+            out,
+            "{}",
+            format_rows(f, &json_rows).map_err(anyhow::Error::msg)?
+        )?,
     }
     Ok(())
 }
@@ -135,7 +173,10 @@ pub struct InspectArgs {
 /// JSON with Docker's 4-space indentation.
 fn pretty(value: &impl serde::Serialize) -> anyhow::Result<String> {
     let mut buf = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, serde_json::ser::PrettyFormatter::with_indent(b"    "));
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut buf,
+        serde_json::ser::PrettyFormatter::with_indent(b"    "),
+    );
     value.serialize(&mut ser)?;
     Ok(String::from_utf8(buf)?)
 }
@@ -160,7 +201,11 @@ pub async fn inspect(engine: &Engine, args: InspectArgs) -> anyhow::Result<()> {
     match &args.format {
         Some(f) => {
             for v in &found {
-                writeln!(out, "{}", render_template(f, v).map_err(anyhow::Error::msg)?)?;
+                writeln!(
+                    out,
+                    "{}",
+                    render_template(f, v).map_err(anyhow::Error::msg)?
+                )?;
             }
         }
         None => writeln!(out, "{}", pretty(&found)?)?,
@@ -191,7 +236,13 @@ pub struct HistoryArgs {
 pub async fn history(engine: &Engine, args: HistoryArgs) -> anyhow::Result<()> {
     let rows = engine.image_history(&args.image).await?;
     let mut out = std::io::stdout().lock();
-    let id = |s: &str| if s == "<missing>" { s.to_string() } else { short_id(s, args.no_trunc) };
+    let id = |s: &str| {
+        if s == "<missing>" {
+            s.to_string()
+        } else {
+            short_id(s, args.no_trunc)
+        }
+    };
     if args.quiet {
         for r in &rows {
             writeln!(out, "{}", id(&r.id))?;
@@ -202,10 +253,18 @@ pub async fn history(engine: &Engine, args: HistoryArgs) -> anyhow::Result<()> {
         if args.human {
             human_ago(t)
         } else {
-            chrono::DateTime::from_timestamp(t, 0).map(|t| t.to_rfc3339()).unwrap_or_default()
+            chrono::DateTime::from_timestamp(t, 0)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default()
         }
     };
-    let size = |s: i64| if args.human { human_size(s as f64) } else { s.to_string() };
+    let size = |s: i64| {
+        if args.human {
+            human_size(s as f64)
+        } else {
+            s.to_string()
+        }
+    };
     let created_by = |s: &str| {
         let s = s.replace('\t', " ");
         if args.no_trunc {
@@ -216,8 +275,26 @@ pub async fn history(engine: &Engine, args: HistoryArgs) -> anyhow::Result<()> {
     };
     match args.format.as_deref() {
         None | Some("table") => {
-            let body: Vec<Vec<String>> = rows.iter().map(|r| vec![id(&r.id), created(r.created), created_by(&r.created_by), size(r.size), r.comment.clone()]).collect();
-            write!(out, "{}", table(&["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], &body))?;
+            let body: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        id(&r.id),
+                        created(r.created),
+                        created_by(&r.created_by),
+                        size(r.size),
+                        r.comment.clone(),
+                    ]
+                })
+                .collect();
+            write!(
+                out,
+                "{}",
+                table(
+                    &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+                    &body
+                )
+            )?;
         }
         Some(f) => {
             let json: Vec<serde_json::Value> = rows
@@ -230,7 +307,11 @@ pub async fn history(engine: &Engine, args: HistoryArgs) -> anyhow::Result<()> {
                     })
                 })
                 .collect();
-            write!(out, "{}", format_rows(f, &json).map_err(anyhow::Error::msg)?)?;
+            write!(
+                out,
+                "{}",
+                format_rows(f, &json).map_err(anyhow::Error::msg)?
+            )?;
         }
     }
     Ok(())
@@ -245,7 +326,15 @@ pub struct TagArgs {
 }
 
 pub async fn tag(engine: &Engine, args: TagArgs) -> anyhow::Result<()> {
-    engine.tag_image(&args.source, TagImageOptions { repo: args.target.clone(), tag: String::new() }).await?;
+    engine
+        .tag_image(
+            &args.source,
+            TagImageOptions {
+                repo: args.target.clone(),
+                tag: String::new(),
+            },
+        )
+        .await?;
     Ok(())
 }
 
@@ -264,7 +353,16 @@ pub struct RmiArgs {
 pub async fn rmi(engine: &Engine, args: RmiArgs) -> anyhow::Result<()> {
     let mut failed = false;
     for name in &args.images {
-        match engine.remove_image(name, RemoveImageOptions { force: args.force, noprune: args.no_prune }).await {
+        match engine
+            .remove_image(
+                name,
+                RemoveImageOptions {
+                    force: args.force,
+                    noprune: args.no_prune,
+                },
+            )
+            .await
+        {
             Ok(items) => {
                 let mut out = std::io::stdout().lock();
                 for i in items {
@@ -303,8 +401,14 @@ pub fn confirm(question: &str) -> anyhow::Result<bool> {
     print!("{question} [y/N] ");
     std::io::stdout().flush()?;
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("cannot read the answer")?;
-    Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the answer")?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 pub async fn prune(engine: &Engine, args: PruneArgs) -> anyhow::Result<()> {
@@ -318,7 +422,9 @@ pub async fn prune(engine: &Engine, args: PruneArgs) -> anyhow::Result<()> {
             return Ok(());
         }
     }
-    let report = engine.prune_images(PruneImagesOptions { all: args.all }).await?;
+    let report = engine
+        .prune_images(PruneImagesOptions { all: args.all })
+        .await?;
     let mut out = std::io::stdout().lock();
     let deleted = report.images_deleted.unwrap_or_default();
     if !deleted.is_empty() {
@@ -333,7 +439,10 @@ pub async fn prune(engine: &Engine, args: PruneArgs) -> anyhow::Result<()> {
         }
         writeln!(out)?;
     }
-    writeln!(out, "Total reclaimed space: {}", human_size(report.space_reclaimed.unwrap_or(0) as f64))?;
+    writeln!(
+        out,
+        "Total reclaimed space: {}",
+        human_size(report.space_reclaimed.unwrap_or(0) as f64)
+    )?;
     Ok(())
 }
-

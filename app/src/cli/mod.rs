@@ -11,7 +11,11 @@ use rdesk_engine::{Engine, EngineConfig};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "rdesk", version, about = "A keyboard-driven terminal workstation for containers, over its own daemonless engine.\nRun without a command for the workstation; with one for the Docker-compatible CLI.")]
+#[command(
+    name = "rdesk",
+    version,
+    about = "A keyboard-driven terminal workstation for containers, over its own daemonless engine.\nRun without a command for the workstation; with one for the Docker-compatible CLI."
+)]
 pub struct Cli {
     /// Store root (default /var/lib/rdesk; env RDESK_ROOT)
     #[arg(long, global = true, value_name = "DIR")]
@@ -95,7 +99,11 @@ pub fn run(cli: Cli) -> i32 {
         let _ = Cli::command().print_help();
         return 0;
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("Error: cannot start the async runtime: {e}");
@@ -137,25 +145,56 @@ pub fn error_text(e: &anyhow::Error) -> String {
 async fn open_engine(root: Option<PathBuf>, runroot: Option<PathBuf>) -> anyhow::Result<Engine> {
     let mut config = EngineConfig::from_env()?;
     if let Some(r) = root {
-        config.root = std::path::absolute(&r).with_context(|| format!("invalid --root {}", r.display()))?;
+        config.root =
+            std::path::absolute(&r).with_context(|| format!("invalid --root {}", r.display()))?;
     }
     if let Some(r) = runroot {
-        config.runroot = std::path::absolute(&r).with_context(|| format!("invalid --runroot {}", r.display()))?;
+        config.runroot = std::path::absolute(&r)
+            .with_context(|| format!("invalid --runroot {}", r.display()))?;
     }
     Ok(Engine::open(config).await?)
 }
 
 async fn dispatch(engine: &Engine, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Pull(a) | Command::Image { command: ImageCommand::Pull(a) } => pull::run(engine, a).await,
-        Command::Images(a) | Command::Image { command: ImageCommand::Ls(a) } => images::list(engine, a).await,
-        Command::Image { command: ImageCommand::Inspect(a) } | Command::Inspect(a) => images::inspect(engine, a).await,
-        Command::History(a) | Command::Image { command: ImageCommand::History(a) } => images::history(engine, a).await,
-        Command::Tag(a) | Command::Image { command: ImageCommand::Tag(a) } => images::tag(engine, a).await,
-        Command::Rmi(a) | Command::Image { command: ImageCommand::Rm(a) } => images::rmi(engine, a).await,
-        Command::Image { command: ImageCommand::Prune(a) } => images::prune(engine, a).await,
-        Command::Save(a) | Command::Image { command: ImageCommand::Save(a) } => archive::save(engine, a).await,
-        Command::Load(a) | Command::Image { command: ImageCommand::Load(a) } => archive::load(engine, a).await,
-        Command::Import(a) | Command::Image { command: ImageCommand::Import(a) } => archive::import(engine, a).await,
+        Command::Pull(a)
+        | Command::Image {
+            command: ImageCommand::Pull(a),
+        } => pull::run(engine, a).await,
+        Command::Images(a)
+        | Command::Image {
+            command: ImageCommand::Ls(a),
+        } => images::list(engine, a).await,
+        Command::Image {
+            command: ImageCommand::Inspect(a),
+        }
+        | Command::Inspect(a) => images::inspect(engine, a).await,
+        Command::History(a)
+        | Command::Image {
+            command: ImageCommand::History(a),
+        } => images::history(engine, a).await,
+        Command::Tag(a)
+        | Command::Image {
+            command: ImageCommand::Tag(a),
+        } => images::tag(engine, a).await,
+        Command::Rmi(a)
+        | Command::Image {
+            command: ImageCommand::Rm(a),
+        } => images::rmi(engine, a).await,
+        Command::Image {
+            command: ImageCommand::Prune(a),
+        } => images::prune(engine, a).await,
+        Command::Save(a)
+        | Command::Image {
+            command: ImageCommand::Save(a),
+        } => archive::save(engine, a).await,
+        Command::Load(a)
+        | Command::Image {
+            command: ImageCommand::Load(a),
+        } => archive::load(engine, a).await,
+        Command::Import(a)
+        | Command::Image {
+            command: ImageCommand::Import(a),
+        } => archive::import(engine, a).await,
     }
 }

@@ -22,10 +22,17 @@ pub struct PullArgs {
 pub async fn run(engine: &Engine, args: PullArgs) -> anyhow::Result<()> {
     let reference = Reference::parse(&args.image)?;
     let mut out = std::io::stdout().lock();
-    if !args.quiet && !args.image.contains(['@']) && Reference::parse_name_only(&args.image)?.tag.is_none() {
+    if !args.quiet
+        && !args.image.contains(['@'])
+        && Reference::parse_name_only(&args.image)?.tag.is_none()
+    {
         writeln!(out, "Using default tag: latest")?;
     }
-    let mut stream = engine.create_image(CreateImageOptions { from_image: args.image.clone(), tag: String::new(), platform: args.platform.clone() });
+    let mut stream = engine.create_image(CreateImageOptions {
+        from_image: args.image.clone(),
+        tag: String::new(),
+        platform: args.platform.clone(),
+    });
     let mut display = ProgressDisplay::new(std::io::stdout().is_terminal());
     while let Some(msg) = stream.next().await {
         let msg = msg?;
@@ -48,12 +55,20 @@ pub struct ProgressDisplay {
 
 impl ProgressDisplay {
     pub fn new(tty: bool) -> Self {
-        ProgressDisplay { tty, ids: Vec::new(), last_status: Default::default() }
+        ProgressDisplay {
+            tty,
+            ids: Vec::new(),
+            last_status: Default::default(),
+        }
     }
 
     pub fn show(&mut self, out: &mut impl Write, msg: &CreateImageInfo) -> std::io::Result<()> {
         let status = msg.status.clone().unwrap_or_default();
-        let Some(id) = msg.id.clone().filter(|_| !status.starts_with("Pulling from")) else {
+        let Some(id) = msg
+            .id
+            .clone()
+            .filter(|_| !status.starts_with("Pulling from"))
+        else {
             match &msg.id {
                 Some(id) => writeln!(out, "{id}: {status}")?,
                 None => writeln!(out, "{status}")?,
@@ -85,8 +100,12 @@ impl ProgressDisplay {
 
 /// `[=====>      ]  1.2MB/3.4MB`, as Docker's JSONProgress.
 fn bar(msg: &CreateImageInfo) -> String {
-    let Some(d) = &msg.progress_detail else { return String::new() };
-    let (Some(cur), Some(total)) = (d.current, d.total) else { return String::new() };
+    let Some(d) = &msg.progress_detail else {
+        return String::new();
+    };
+    let (Some(cur), Some(total)) = (d.current, d.total) else {
+        return String::new();
+    };
     if total <= 0 {
         return human_size(cur as f64);
     }
@@ -96,5 +115,9 @@ fn bar(msg: &CreateImageInfo) -> String {
     if filled > 0 {
         b.push(if filled == width { '=' } else { '>' });
     }
-    format!("[{b:<width$}] {:>8}/{}", human_size(cur as f64), human_size(total as f64))
+    format!(
+        "[{b:<width$}] {:>8}/{}",
+        human_size(cur as f64),
+        human_size(total as f64)
+    )
 }

@@ -19,26 +19,45 @@ pub struct Run {
 impl Run {
     #[track_caller]
     pub fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
     #[track_caller]
     pub fn fails(self, code: i32, stderr_has: &str) -> Run {
-        assert_eq!(self.code, code, "expected exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
-        assert!(self.stderr.contains(stderr_has), "stderr should contain {stderr_has:?}:\n{}", self.stderr);
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stderr.contains(stderr_has),
+            "stderr should contain {stderr_has:?}:\n{}",
+            self.stderr
+        );
         self
     }
 }
 
 impl From<Output> for Run {
     fn from(o: Output) -> Run {
-        Run { code: o.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&o.stdout).into(), stderr: String::from_utf8_lossy(&o.stderr).into() }
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into(),
+            stderr: String::from_utf8_lossy(&o.stderr).into(),
+        }
     }
 }
 
 impl Rdesk {
     pub fn new() -> Rdesk {
-        let dir = tempfile::Builder::new().prefix("rdesk-test-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("rdesk-test-")
+            .tempdir()
+            .expect("temp dir");
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
         std::fs::write(dir.path().join("config.toml"), "").unwrap();
         Rdesk { dir }
@@ -61,7 +80,10 @@ impl Rdesk {
     }
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_rdesk"));
-        c.arg("--root").arg(self.root()).arg("--runroot").arg(self.dir.path().join("run"));
+        c.arg("--root")
+            .arg(self.root())
+            .arg("--runroot")
+            .arg(self.dir.path().join("run"));
         c.args(args);
         c.env("RDESK_CONFIG", self.dir.path().join("config.toml"))
             .env("HOME", self.home())
@@ -76,21 +98,41 @@ impl Rdesk {
     }
     /// Entries left in the ingest area (must be none after any command).
     pub fn ingest_entries(&self) -> Vec<String> {
-        std::fs::read_dir(self.root().join("ingest")).map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default()
+        std::fs::read_dir(self.root().join("ingest"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
     pub fn layer_dirs(&self) -> Vec<String> {
         std::fs::read_dir(self.root().join("layers"))
-            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.len() == 64).collect())
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.len() == 64)
+                    .collect()
+            })
             .unwrap_or_default()
     }
     pub fn images_json(&self) -> serde_json::Value {
-        std::fs::read(self.root().join("images.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(serde_json::json!({"images": []}))
+        std::fs::read(self.root().join("images.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(serde_json::json!({"images": []}))
     }
     pub fn image_count(&self) -> usize {
-        self.images_json()["images"].as_array().map(|a| a.len()).unwrap_or(0)
+        self.images_json()["images"]
+            .as_array()
+            .map(|a| a.len())
+            .unwrap_or(0)
     }
     pub fn diff_dir(&self, chain_id: &str) -> PathBuf {
-        self.root().join("layers").join(chain_id.trim_start_matches("sha256:")).join("diff")
+        self.root()
+            .join("layers")
+            .join(chain_id.trim_start_matches("sha256:"))
+            .join("diff")
     }
 }
 

@@ -14,14 +14,21 @@ pub struct Credentials {
 impl Credentials {
     pub fn basic_header(&self) -> String {
         let raw = format!("{}:{}", self.username, self.password);
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Challenge {
     Basic,
-    Bearer { realm: String, service: Option<String>, scope: Option<String> },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
 }
 
 /// Parses one `WWW-Authenticate` value: `Bearer realm="..",service="..",scope=".."` or `Basic realm=".."`.
@@ -49,7 +56,12 @@ fn parse_params(s: &str) -> HashMap<String, String> {
         while matches!(chars.peek(), Some(' ' | ',')) {
             chars.next();
         }
-        let key: String = chars.by_ref().take_while(|&c| c != '=').collect::<String>().trim().to_ascii_lowercase();
+        let key: String = chars
+            .by_ref()
+            .take_while(|&c| c != '=')
+            .collect::<String>()
+            .trim()
+            .to_ascii_lowercase();
         if key.is_empty() {
             break;
         }
@@ -89,30 +101,68 @@ pub enum CredentialsError {
 
 /// Looks up `registry` in Docker's client config. Docker Hub's entry is keyed
 /// `https://index.docker.io/v1/`; others by `host[:port]`, with or without a scheme.
-pub fn docker_config_credentials(path: &Path, registry: &str) -> Result<Option<Credentials>, CredentialsError> {
+pub fn docker_config_credentials(
+    path: &Path,
+    registry: &str,
+) -> Result<Option<Credentials>, CredentialsError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(CredentialsError::Invalid { path: path.display().to_string(), message: e.to_string() }),
+        Err(e) => {
+            return Err(CredentialsError::Invalid {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })
+        }
     };
-    let invalid = |message: String| CredentialsError::Invalid { path: path.display().to_string(), message };
-    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-    let Some(auths) = json.get("auths").and_then(|a| a.as_object()) else { return Ok(None) };
-    let wanted: &[&str] = if registry == "docker.io" { &["docker.io", "index.docker.io", "registry-1.docker.io"] } else { &[registry] };
+    let invalid = |message: String| CredentialsError::Invalid {
+        path: path.display().to_string(),
+        message,
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let Some(auths) = json.get("auths").and_then(|a| a.as_object()) else {
+        return Ok(None);
+    };
+    let wanted: &[&str] = if registry == "docker.io" {
+        &["docker.io", "index.docker.io", "registry-1.docker.io"]
+    } else {
+        &[registry]
+    };
     for (key, entry) in auths {
-        let host = key.trim_start_matches("https://").trim_start_matches("http://");
+        let host = key
+            .trim_start_matches("https://")
+            .trim_start_matches("http://");
         let host = host.split('/').next().unwrap_or(host);
         if !wanted.contains(&host) {
             continue;
         }
-        if let (Some(u), Some(p)) = (entry.get("username").and_then(|v| v.as_str()), entry.get("password").and_then(|v| v.as_str())) {
-            return Ok(Some(Credentials { username: u.into(), password: p.into() }));
+        if let (Some(u), Some(p)) = (
+            entry.get("username").and_then(|v| v.as_str()),
+            entry.get("password").and_then(|v| v.as_str()),
+        ) {
+            return Ok(Some(Credentials {
+                username: u.into(),
+                password: p.into(),
+            }));
         }
-        if let Some(auth) = entry.get("auth").and_then(|v| v.as_str()).filter(|a| !a.is_empty()) {
-            let decoded = base64::engine::general_purpose::STANDARD.decode(auth.trim()).map_err(|e| invalid(format!("auth for {key}: {e}")))?;
-            let decoded = String::from_utf8(decoded).map_err(|_| invalid(format!("auth for {key} is not UTF-8")))?;
-            let (u, p) = decoded.split_once(':').ok_or_else(|| invalid(format!("auth for {key} is not user:password")))?;
-            return Ok(Some(Credentials { username: u.into(), password: p.into() }));
+        if let Some(auth) = entry
+            .get("auth")
+            .and_then(|v| v.as_str())
+            .filter(|a| !a.is_empty())
+        {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(auth.trim())
+                .map_err(|e| invalid(format!("auth for {key}: {e}")))?;
+            let decoded = String::from_utf8(decoded)
+                .map_err(|_| invalid(format!("auth for {key} is not UTF-8")))?;
+            let (u, p) = decoded
+                .split_once(':')
+                .ok_or_else(|| invalid(format!("auth for {key} is not user:password")))?;
+            return Ok(Some(Credentials {
+                username: u.into(),
+                password: p.into(),
+            }));
         }
     }
     Ok(None)
@@ -133,7 +183,10 @@ mod tests {
                 scope: Some("repository:library/busybox:pull".into())
             }
         );
-        assert_eq!(parse_challenge(r#"Basic realm="Registry Realm""#), Some(Challenge::Basic));
+        assert_eq!(
+            parse_challenge(r#"Basic realm="Registry Realm""#),
+            Some(Challenge::Basic)
+        );
         assert_eq!(parse_challenge("Negotiate"), None);
     }
 
@@ -146,9 +199,24 @@ mod tests {
             r#"{"auths":{"https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNz"},"127.0.0.1:5000":{"username":"a","password":"b:c"}}}"#,
         )
         .unwrap();
-        assert_eq!(docker_config_credentials(&p, "docker.io").unwrap(), Some(Credentials { username: "user".into(), password: "pass".into() }));
-        assert_eq!(docker_config_credentials(&p, "127.0.0.1:5000").unwrap().unwrap().password, "b:c");
+        assert_eq!(
+            docker_config_credentials(&p, "docker.io").unwrap(),
+            Some(Credentials {
+                username: "user".into(),
+                password: "pass".into()
+            })
+        );
+        assert_eq!(
+            docker_config_credentials(&p, "127.0.0.1:5000")
+                .unwrap()
+                .unwrap()
+                .password,
+            "b:c"
+        );
         assert_eq!(docker_config_credentials(&p, "other:1").unwrap(), None);
-        assert_eq!(docker_config_credentials(&dir.path().join("none"), "x").unwrap(), None);
+        assert_eq!(
+            docker_config_credentials(&dir.path().join("none"), "x").unwrap(),
+            None
+        );
     }
 }

@@ -15,7 +15,9 @@ use crate::reference::Reference;
 use auth::{Challenge, Credentials};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE,
+};
 use reqwest::{Response, StatusCode};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -25,19 +27,35 @@ use tokio::sync::Mutex;
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("cannot reach registry {registry} ({url}): {message}")]
-    Unreachable { registry: String, url: String, message: String },
+    Unreachable {
+        registry: String,
+        url: String,
+        message: String,
+    },
     #[error("manifest for {reference} not found: manifest unknown")]
     ManifestNotFound { reference: String },
     #[error("blob {digest} not found in {repository}")]
     BlobNotFound { repository: String, digest: Digest },
     #[error("pull access denied for {repository}, repository does not exist or may require authentication (add credentials for {registry} to ~/.docker/config.json `auths`)")]
-    Unauthorized { registry: String, repository: String },
+    Unauthorized {
+        registry: String,
+        repository: String,
+    },
     #[error("registry {registry} answered {status} for {url}: {body}")]
-    Status { registry: String, url: String, status: StatusCode, body: String },
+    Status {
+        registry: String,
+        url: String,
+        status: StatusCode,
+        body: String,
+    },
     #[error("{what} is larger than the {limit}-byte limit (limits.max_manifest_bytes / max_config_bytes in rdesk's config)")]
     TooLarge { what: String, limit: u64 },
     #[error("{what} does not match its digest: expected {expected}, got {actual}")]
-    DigestMismatch { what: String, expected: Digest, actual: Digest },
+    DigestMismatch {
+        what: String,
+        expected: Digest,
+        actual: Digest,
+    },
     #[error("token endpoint {realm} failed: {message}")]
     Token { realm: String, message: String },
     #[error("reading from registry {registry} failed: {message}")]
@@ -62,6 +80,10 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+/// How long an endpoint with a fallback after it (a mirror, HTTPS before HTTP) may take to
+/// answer a manifest request before the next one is tried.
+const FALLBACK_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// One base URL to try, e.g. `https://registry-1.docker.io` or a mirror.
 #[derive(Debug, Clone)]
@@ -93,7 +115,10 @@ pub fn is_loopback_host(registry: &str) -> bool {
     let host = if let Some(rest) = registry.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
     } else {
-        registry.rsplit_once(':').map(|(h, _)| h).unwrap_or(registry)
+        registry
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(registry)
     };
     host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
@@ -106,15 +131,25 @@ impl RegistryClient {
         if registry == "docker.io" {
             for m in rc.mirrors.get("docker.io").into_iter().flatten() {
                 let m = m.trim_end_matches('/');
-                let base = if m.contains("://") { m.to_string() } else { format!("https://{m}") };
+                let base = if m.contains("://") {
+                    m.to_string()
+                } else {
+                    format!("https://{m}")
+                };
                 endpoints.push(Endpoint { base });
             }
-            endpoints.push(Endpoint { base: "https://registry-1.docker.io".into() });
+            endpoints.push(Endpoint {
+                base: "https://registry-1.docker.io".into(),
+            });
         } else {
-            endpoints.push(Endpoint { base: format!("https://{registry}") });
+            endpoints.push(Endpoint {
+                base: format!("https://{registry}"),
+            });
             if insecure {
                 // As Docker: HTTPS first, plain HTTP if that fails.
-                endpoints.push(Endpoint { base: format!("http://{registry}") });
+                endpoints.push(Endpoint {
+                    base: format!("http://{registry}"),
+                });
             }
         }
         let mut builder = reqwest::Client::builder()
@@ -129,15 +164,24 @@ impl RegistryClient {
             for entry in rd.flatten() {
                 let p = entry.path();
                 if p.extension().is_some_and(|e| e == "crt") {
-                    let tls = |message: String| RegistryError::Tls { registry: registry.to_string(), message };
-                    let pem = std::fs::read(&p).map_err(|e| tls(format!("{}: {e}", p.display())))?;
-                    for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| tls(format!("{}: {e}", p.display())))? {
+                    let tls = |message: String| RegistryError::Tls {
+                        registry: registry.to_string(),
+                        message,
+                    };
+                    let pem =
+                        std::fs::read(&p).map_err(|e| tls(format!("{}: {e}", p.display())))?;
+                    for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                        .map_err(|e| tls(format!("{}: {e}", p.display())))?
+                    {
                         builder = builder.add_root_certificate(cert);
                     }
                 }
             }
         }
-        let http = builder.build().map_err(|e| RegistryError::Tls { registry: registry.to_string(), message: error_chain(&e) })?;
+        let http = builder.build().map_err(|e| RegistryError::Tls {
+            registry: registry.to_string(),
+            message: error_chain(&e),
+        })?;
         let creds = match &config.docker_config {
             Some(p) => auth::docker_config_credentials(p, registry)?,
             None => None,
@@ -157,51 +201,100 @@ impl RegistryClient {
     }
 
     /// GET with auth: on a 401 answers the challenge once and retries.
-    async fn get(&self, endpoint: &Endpoint, repository: &str, path: &str, accept: Option<&str>) -> Result<Response, RegistryError> {
+    async fn get(
+        &self,
+        endpoint: &Endpoint,
+        repository: &str,
+        path: &str,
+        accept: Option<&str>,
+    ) -> Result<Response, RegistryError> {
         let url = format!("{}{}", endpoint.base, path);
         let key = (endpoint.base.clone(), repository.to_string());
         let mut answered = false;
         loop {
             let mut headers = HeaderMap::new();
             if let Some(a) = accept {
-                headers.insert(ACCEPT, HeaderValue::from_str(a).expect("static accept header"));
+                headers.insert(
+                    ACCEPT,
+                    HeaderValue::from_str(a).expect("static accept header"),
+                );
             }
             if let Some(h) = self.auth.lock().await.get(&key) {
                 headers.insert(AUTHORIZATION, h.clone());
             }
-            let resp = self.http.get(&url).headers(headers).send().await.map_err(|e| RegistryError::Unreachable {
-                registry: self.registry.clone(),
-                url: url.clone(),
-                message: error_chain(&e),
-            })?;
+            let resp = self
+                .http
+                .get(&url)
+                .headers(headers)
+                .send()
+                .await
+                .map_err(|e| RegistryError::Unreachable {
+                    registry: self.registry.clone(),
+                    url: url.clone(),
+                    message: error_chain(&e),
+                })?;
             if resp.status() != StatusCode::UNAUTHORIZED || answered {
-                if resp.status() == StatusCode::UNAUTHORIZED || resp.status() == StatusCode::FORBIDDEN {
-                    return Err(RegistryError::Unauthorized { registry: self.registry.clone(), repository: repository.to_string() });
+                if resp.status() == StatusCode::UNAUTHORIZED
+                    || resp.status() == StatusCode::FORBIDDEN
+                {
+                    return Err(RegistryError::Unauthorized {
+                        registry: self.registry.clone(),
+                        repository: repository.to_string(),
+                    });
                 }
                 return Ok(resp);
             }
             answered = true;
-            let challenge = resp.headers().get_all(WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).find_map(auth::parse_challenge);
+            let challenge = resp
+                .headers()
+                .get_all(WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(auth::parse_challenge);
             let header = match challenge {
-                Some(Challenge::Bearer { realm, service, scope }) => {
+                Some(Challenge::Bearer {
+                    realm,
+                    service,
+                    scope,
+                }) => {
                     let scope = scope.unwrap_or_else(|| format!("repository:{repository}:pull"));
                     let token = self.fetch_token(&realm, service.as_deref(), &scope).await?;
                     format!("Bearer {token}")
                 }
                 Some(Challenge::Basic) => match &self.creds {
                     Some(c) => c.basic_header(),
-                    None => return Err(RegistryError::Unauthorized { registry: self.registry.clone(), repository: repository.to_string() }),
+                    None => {
+                        return Err(RegistryError::Unauthorized {
+                            registry: self.registry.clone(),
+                            repository: repository.to_string(),
+                        })
+                    }
                 },
-                None => return Err(RegistryError::Unauthorized { registry: self.registry.clone(), repository: repository.to_string() }),
+                None => {
+                    return Err(RegistryError::Unauthorized {
+                        registry: self.registry.clone(),
+                        repository: repository.to_string(),
+                    })
+                }
             };
-            let value = HeaderValue::from_str(&header)
-                .map_err(|_| RegistryError::Token { realm: endpoint.base.clone(), message: "token is not a valid header value".into() })?;
+            let value = HeaderValue::from_str(&header).map_err(|_| RegistryError::Token {
+                realm: endpoint.base.clone(),
+                message: "token is not a valid header value".into(),
+            })?;
             self.auth.lock().await.insert(key.clone(), value);
         }
     }
 
-    async fn fetch_token(&self, realm: &str, service: Option<&str>, scope: &str) -> Result<String, RegistryError> {
-        let token_err = |message: String| RegistryError::Token { realm: realm.to_string(), message };
+    async fn fetch_token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+    ) -> Result<String, RegistryError> {
+        let token_err = |message: String| RegistryError::Token {
+            realm: realm.to_string(),
+            message,
+        };
         let mut req = self.http.get(realm);
         let mut query = vec![("scope", scope)];
         if let Some(s) = service {
@@ -214,13 +307,17 @@ impl RegistryClient {
         let resp = req.send().await.map_err(|e| token_err(error_chain(&e)))?;
         let status = resp.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(RegistryError::Unauthorized { registry: self.registry.clone(), repository: scope.to_string() });
+            return Err(RegistryError::Unauthorized {
+                registry: self.registry.clone(),
+                repository: scope.to_string(),
+            });
         }
         if !status.is_success() {
             return Err(token_err(format!("HTTP {status}")));
         }
         let body = read_capped(resp, 1 << 20, "token response", &self.registry).await?;
-        let json: serde_json::Value = serde_json::from_slice(&body).map_err(|e| token_err(e.to_string()))?;
+        let json: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| token_err(e.to_string()))?;
         json.get("token")
             .or_else(|| json.get("access_token"))
             .and_then(|t| t.as_str())
@@ -231,31 +328,72 @@ impl RegistryClient {
 
     /// Fetches a manifest or index (mirrors and HTTP fallback tried in order), capped at
     /// `limit` bytes and verified when asked for by digest.
-    pub async fn get_manifest(&self, r: &Reference, reference: &str, limit: u64) -> Result<FetchedManifest, RegistryError> {
+    pub async fn get_manifest(
+        &self,
+        r: &Reference,
+        reference: &str,
+        limit: u64,
+    ) -> Result<FetchedManifest, RegistryError> {
         let path = format!("/v2/{}/manifests/{}", r.repository, reference);
         let start = self.current.load(std::sync::atomic::Ordering::Relaxed);
         let mut last_err = None;
         for (i, endpoint) in self.endpoints.iter().enumerate().skip(start) {
             let result = async {
-                let resp = self.get(endpoint, &r.repository, &path, Some(media::ACCEPT)).await?;
+                let resp = self
+                    .get(endpoint, &r.repository, &path, Some(media::ACCEPT))
+                    .await?;
                 let status = resp.status();
                 if status == StatusCode::NOT_FOUND {
-                    return Err(RegistryError::ManifestNotFound { reference: format!("{}:{}", r.familiar_name(), reference).replace(":sha256:", "@sha256:") });
+                    return Err(RegistryError::ManifestNotFound {
+                        reference: format!("{}:{}", r.familiar_name(), reference)
+                            .replace(":sha256:", "@sha256:"),
+                    });
                 }
                 if !status.is_success() {
                     return Err(self.status_error(resp).await);
                 }
-                let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-                let bytes = read_capped(resp, limit, &format!("manifest for {}", r.familiar()), &self.registry).await?;
+                let content_type = resp
+                    .headers()
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let bytes = read_capped(
+                    resp,
+                    limit,
+                    &format!("manifest for {}", r.familiar()),
+                    &self.registry,
+                )
+                .await?;
                 let digest = Digest::of(&bytes);
                 if let Ok(expected) = reference.parse::<Digest>() {
                     if expected != digest {
-                        return Err(RegistryError::DigestMismatch { what: format!("manifest {reference}"), expected, actual: digest });
+                        return Err(RegistryError::DigestMismatch {
+                            what: format!("manifest {reference}"),
+                            expected,
+                            actual: digest,
+                        });
                     }
                 }
-                Ok(FetchedManifest { bytes, content_type, digest })
-            }
-            .await;
+                Ok(FetchedManifest {
+                    bytes,
+                    content_type,
+                    digest,
+                })
+            };
+            // An endpoint that is not the last one (a mirror, HTTPS before HTTP) must not hang
+            // the pull: a plain-HTTP server may never answer a TLS handshake.
+            let result = if i + 1 < self.endpoints.len() {
+                match tokio::time::timeout(FALLBACK_TIMEOUT, result).await {
+                    Ok(r) => r,
+                    Err(_) => Err(RegistryError::Unreachable {
+                        registry: self.registry.clone(),
+                        url: format!("{}{path}", endpoint.base),
+                        message: "no answer in time".into(),
+                    }),
+                }
+            } else {
+                result.await
+            };
             match result {
                 Ok(m) => {
                     self.current.store(i, std::sync::atomic::Ordering::Relaxed);
@@ -269,16 +407,26 @@ impl RegistryClient {
     }
 
     fn endpoint(&self) -> &Endpoint {
-        &self.endpoints[self.current.load(std::sync::atomic::Ordering::Relaxed).min(self.endpoints.len() - 1)]
+        &self.endpoints[self
+            .current
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .min(self.endpoints.len() - 1)]
     }
 
     /// Starts a blob download from the endpoint that served the manifest; the caller streams
     /// and verifies the body.
-    pub async fn get_blob(&self, repository: &str, digest: &Digest) -> Result<Response, RegistryError> {
+    pub async fn get_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Response, RegistryError> {
         let path = format!("/v2/{repository}/blobs/{digest}");
         let resp = self.get(self.endpoint(), repository, &path, None).await?;
         if resp.status() == StatusCode::NOT_FOUND {
-            return Err(RegistryError::BlobNotFound { repository: repository.to_string(), digest: digest.clone() });
+            return Err(RegistryError::BlobNotFound {
+                repository: repository.to_string(),
+                digest: digest.clone(),
+            });
         }
         if !resp.status().is_success() {
             return Err(self.status_error(resp).await);
@@ -287,12 +435,21 @@ impl RegistryClient {
     }
 
     /// A small blob (an image config) in memory, capped and verified.
-    pub async fn get_blob_bytes(&self, repository: &str, digest: &Digest, limit: u64) -> Result<Bytes, RegistryError> {
+    pub async fn get_blob_bytes(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        limit: u64,
+    ) -> Result<Bytes, RegistryError> {
         let resp = self.get_blob(repository, digest).await?;
         let bytes = read_capped(resp, limit, &format!("blob {digest}"), &self.registry).await?;
         let actual = Digest::of(&bytes);
         if actual != *digest {
-            return Err(RegistryError::DigestMismatch { what: format!("blob {digest}"), expected: digest.clone(), actual });
+            return Err(RegistryError::DigestMismatch {
+                what: format!("blob {digest}"),
+                expected: digest.clone(),
+                actual,
+            });
         }
         Ok(bytes)
     }
@@ -300,23 +457,45 @@ impl RegistryClient {
     async fn status_error(&self, resp: Response) -> RegistryError {
         let status = resp.status();
         let url = resp.url().to_string();
-        let body = read_capped(resp, 4096, "error body", &self.registry).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
-        RegistryError::Status { registry: self.registry.clone(), url, status, body }
+        let body = read_capped(resp, 4096, "error body", &self.registry)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+            .unwrap_or_default();
+        RegistryError::Status {
+            registry: self.registry.clone(),
+            url,
+            status,
+            body,
+        }
     }
 }
 
 /// Reads a response body, failing as soon as it passes `limit` bytes (whatever
 /// Content-Length claims).
-pub async fn read_capped(resp: Response, limit: u64, what: &str, registry: &str) -> Result<Bytes, RegistryError> {
+pub async fn read_capped(
+    resp: Response,
+    limit: u64,
+    what: &str,
+    registry: &str,
+) -> Result<Bytes, RegistryError> {
     if resp.content_length().is_some_and(|n| n > limit) {
-        return Err(RegistryError::TooLarge { what: what.to_string(), limit });
+        return Err(RegistryError::TooLarge {
+            what: what.to_string(),
+            limit,
+        });
     }
     let mut out = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| RegistryError::Transfer { registry: registry.to_string(), message: error_chain(&e) })?;
+        let chunk = chunk.map_err(|e| RegistryError::Transfer {
+            registry: registry.to_string(),
+            message: error_chain(&e),
+        })?;
         if out.len() as u64 + chunk.len() as u64 > limit {
-            return Err(RegistryError::TooLarge { what: what.to_string(), limit });
+            return Err(RegistryError::TooLarge {
+                what: what.to_string(),
+                limit,
+            });
         }
         out.extend_from_slice(&chunk);
     }

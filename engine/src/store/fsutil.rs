@@ -9,10 +9,16 @@ use std::path::{Path, PathBuf};
 /// Writes `bytes` to `path` so that readers see either the old or the new content, never a
 /// torn file, also across a crash: temp file in the same dir, fsync, rename, fsync dir.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().ok_or_else(|| io::Error::other("atomic write target has no parent"))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other("atomic write target has no parent"))?;
     let tmp = dir.join(format!(".tmp-{}", random_hex(8)));
     let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -37,14 +43,23 @@ pub fn syncfs(path: &Path) -> io::Result<()> {
 }
 
 pub fn mkdir_private(path: &Path) -> io::Result<()> {
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(path)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
 }
 
 pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    if File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf)).is_err() {
+    if File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .is_err()
+    {
         // /dev/urandom missing is not a reason to fail; names only need to be unique.
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let seed = nanos ^ (std::process::id() as u128) << 64;
         for (i, b) in buf.iter_mut().enumerate() {
             *b = (seed >> ((i % 16) * 8)) as u8;
@@ -63,26 +78,41 @@ pub struct FileLock {
 
 impl FileLock {
     fn open(path: &Path) -> io::Result<File> {
-        OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
     }
 
     pub fn exclusive(path: &Path) -> io::Result<FileLock> {
         let f = Self::open(path)?;
         f.lock()?;
-        Ok(FileLock { _file: f, path: path.to_path_buf() })
+        Ok(FileLock {
+            _file: f,
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn shared(path: &Path) -> io::Result<FileLock> {
         let f = Self::open(path)?;
         f.lock_shared()?;
-        Ok(FileLock { _file: f, path: path.to_path_buf() })
+        Ok(FileLock {
+            _file: f,
+            path: path.to_path_buf(),
+        })
     }
 
     /// `Ok(None)` when somebody else holds it.
     pub fn try_exclusive(path: &Path) -> io::Result<Option<FileLock>> {
         let f = Self::open(path)?;
         match f.try_lock() {
-            Ok(()) => Ok(Some(FileLock { _file: f, path: path.to_path_buf() })),
+            Ok(()) => Ok(Some(FileLock {
+                _file: f,
+                path: path.to_path_buf(),
+            })),
             Err(fs::TryLockError::WouldBlock) => Ok(None),
             Err(fs::TryLockError::Error(e)) => Err(e),
         }

@@ -54,15 +54,23 @@ impl ImageIndex {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             other => other.map_err(io_err("cannot read", &self.path))?,
         };
-        let file: IndexFile =
-            serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt { path: self.path.clone(), message: e.to_string() })?;
+        let file: IndexFile = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
         Ok(file.images)
     }
 
     /// Caller holds the metadata lock.
     pub fn save(&self, images: &[ImageRecord]) -> Result<(), StoreError> {
-        let file = IndexFile { version: 1, images: images.to_vec() };
-        let json = serde_json::to_vec_pretty(&file).map_err(|e| StoreError::Corrupt { path: self.path.clone(), message: e.to_string() })?;
+        let file = IndexFile {
+            version: 1,
+            images: images.to_vec(),
+        };
+        let json = serde_json::to_vec_pretty(&file).map_err(|e| StoreError::Corrupt {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
         fsutil::write_atomic(&self.path, &json).map_err(io_err("cannot write", &self.path))
     }
 }

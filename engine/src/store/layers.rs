@@ -65,7 +65,10 @@ impl LayerStore {
     pub fn meta(&self, chain: &Digest) -> Result<LayerMeta, StoreError> {
         let p = self.layer_dir(chain).join("meta.json");
         let bytes = fs::read(&p).map_err(io_err("cannot read layer metadata", &p))?;
-        serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt { path: p, message: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+            path: p,
+            message: e.to_string(),
+        })
     }
 
     fn lock_path(&self, chain: &Digest) -> PathBuf {
@@ -91,7 +94,11 @@ impl LayerStore {
     pub fn prepare_in(&self, ingest_dir: &Path) -> Result<PathBuf, StoreError> {
         let layer = ingest_dir.join("layer");
         let diff = layer.join("diff");
-        fs::DirBuilder::new().recursive(true).mode(0o755).create(&diff).map_err(io_err("cannot create", &diff))?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&diff)
+            .map_err(io_err("cannot create", &diff))?;
         Ok(layer)
     }
 
@@ -102,7 +109,10 @@ impl LayerStore {
         meta.link = link.clone();
         let chain_id = &meta.chain_id.clone();
         let meta_path = staged.join("meta.json");
-        let json = serde_json::to_vec_pretty(&meta).map_err(|e| StoreError::Corrupt { path: meta_path.clone(), message: e.to_string() })?;
+        let json = serde_json::to_vec_pretty(&meta).map_err(|e| StoreError::Corrupt {
+            path: meta_path.clone(),
+            message: e.to_string(),
+        })?;
         fs::write(&meta_path, json).map_err(io_err("cannot write", &meta_path))?;
         fs::write(staged.join("link"), &link).map_err(io_err("cannot write", staged))?;
         // One syncfs for the whole unpacked tree instead of an fsync per file.
@@ -116,7 +126,8 @@ impl LayerStore {
         }
         fs::rename(staged, &dst).map_err(io_err("cannot publish layer", &dst))?;
         let link_path = self.links_dir().join(&link);
-        std::os::unix::fs::symlink(format!("../{}/diff", chain_id.hex()), &link_path).map_err(io_err("cannot create layer link", &link_path))?;
+        std::os::unix::fs::symlink(format!("../{}/diff", chain_id.hex()), &link_path)
+            .map_err(io_err("cannot create layer link", &link_path))?;
         fsutil::sync_dir(&self.dir).map_err(io_err("cannot sync", &self.dir))?;
         Ok(meta)
     }
@@ -127,10 +138,14 @@ impl LayerStore {
         let dir = self.layer_dir(chain);
         let link = fs::read_to_string(dir.join("link")).ok();
         match fs::remove_file(dir.join(COMPLETE)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err("cannot remove", &dir)(e)),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(io_err("cannot remove", &dir)(e))
+            }
             _ => {}
         }
-        if let Some(link) = link.filter(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_hexdigit())) {
+        if let Some(link) =
+            link.filter(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_hexdigit()))
+        {
             let _ = fs::remove_file(self.links_dir().join(link));
         }
         fsutil::remove_tree(&dir).map_err(io_err("cannot remove layer", &dir))?;
@@ -144,7 +159,9 @@ impl LayerStore {
         let rd = fs::read_dir(&self.dir).map_err(io_err("cannot list", &self.dir))?;
         for entry in rd.flatten() {
             let name = entry.file_name();
-            let Some(chain) = name.to_str().and_then(|n| Digest::from_hex(n).ok()) else { continue };
+            let Some(chain) = name.to_str().and_then(|n| Digest::from_hex(n).ok()) else {
+                continue;
+            };
             if self.is_complete(&chain) {
                 out.push(self.meta(&chain)?);
             }
@@ -156,7 +173,9 @@ impl LayerStore {
         let rd = fs::read_dir(&self.dir).map_err(io_err("cannot list", &self.dir))?;
         for entry in rd.flatten() {
             let name = entry.file_name();
-            let Some(chain) = name.to_str().and_then(|n| Digest::from_hex(n).ok()) else { continue };
+            let Some(chain) = name.to_str().and_then(|n| Digest::from_hex(n).ok()) else {
+                continue;
+            };
             if !self.is_complete(&chain) {
                 if let Some(_held) = self.try_lock_exclusive(&chain)? {
                     self.remove(&chain)?;
@@ -190,10 +209,20 @@ mod tests {
         fs::write(staged.join("diff/hello"), b"hi").unwrap();
         let chain = Digest::of(b"layer");
         let _lock = layers.lock_exclusive(&chain).unwrap();
-        let meta = LayerMeta { chain_id: chain.clone(), diff_id: chain.clone(), parent: None, size: 2, link: String::new(), blob: None };
+        let meta = LayerMeta {
+            chain_id: chain.clone(),
+            diff_id: chain.clone(),
+            parent: None,
+            size: 2,
+            link: String::new(),
+            blob: None,
+        };
         let meta = layers.commit(&staged, meta).unwrap();
         assert!(layers.is_complete(&chain));
-        assert_eq!(fs::read(layers.links_dir().join(&meta.link).join("hello")).unwrap(), b"hi");
+        assert_eq!(
+            fs::read(layers.links_dir().join(&meta.link).join("hello")).unwrap(),
+            b"hi"
+        );
         assert_eq!(layers.list().unwrap(), vec![meta.clone()]);
         layers.remove(&chain).unwrap();
         assert!(!layers.layer_dir(&chain).exists());

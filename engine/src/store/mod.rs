@@ -21,7 +21,11 @@ pub enum StoreError {
     #[error("store root {0} must be an absolute path")]
     RelativeRoot(PathBuf),
     #[error("{what} {path}: {source}")]
-    Io { what: &'static str, path: PathBuf, source: io::Error },
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
     #[error("blob {0} is not in the store")]
     BlobMissing(Digest),
     #[error("blob {digest} is larger than the {limit}-byte limit for its kind")]
@@ -30,8 +34,15 @@ pub enum StoreError {
     Corrupt { path: PathBuf, message: String },
 }
 
-pub(crate) fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io { what, path: path.to_path_buf(), source }
+pub(crate) fn io_err<'a>(
+    what: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Handle on one store root and run dir. Cheap to clone; every operation re-reads disk
@@ -51,13 +62,23 @@ impl Store {
                 return Err(StoreError::RelativeRoot(p.to_path_buf()));
             }
         }
-        let store = Store { root: root.to_path_buf(), runroot: runroot.to_path_buf() };
+        let store = Store {
+            root: root.to_path_buf(),
+            runroot: runroot.to_path_buf(),
+        };
         for dir in [root, runroot] {
             mkdir_private(dir).map_err(io_err("cannot create store directory", dir))?;
             // The root holds image content and, later, container filesystems: owner only.
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err("cannot set mode of", dir))?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+                .map_err(io_err("cannot set mode of", dir))?;
         }
-        for dir in [store.blobs_dir(), store.ingest_dir(), store.layers().dir().to_path_buf(), store.layers().links_dir(), store.locks_dir()] {
+        for dir in [
+            store.blobs_dir(),
+            store.ingest_dir(),
+            store.layers().dir().to_path_buf(),
+            store.layers().links_dir(),
+            store.locks_dir(),
+        ] {
             mkdir_private(&dir).map_err(io_err("cannot create store directory", &dir))?;
         }
         store.sweep()?;
@@ -105,16 +126,26 @@ impl Store {
     pub fn read_blob(&self, digest: &Digest, limit: u64) -> Result<Vec<u8>, StoreError> {
         let p = self.blob_path(digest);
         let f = match fs::File::open(&p) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::BlobMissing(digest.clone())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::BlobMissing(digest.clone()))
+            }
             other => other.map_err(io_err("cannot open blob", &p))?,
         };
         let mut buf = Vec::new();
-        f.take(limit + 1).read_to_end(&mut buf).map_err(io_err("cannot read blob", &p))?;
+        f.take(limit + 1)
+            .read_to_end(&mut buf)
+            .map_err(io_err("cannot read blob", &p))?;
         if buf.len() as u64 > limit {
-            return Err(StoreError::BlobTooLarge { digest: digest.clone(), limit });
+            return Err(StoreError::BlobTooLarge {
+                digest: digest.clone(),
+                limit,
+            });
         }
         if Digest::of(&buf) != *digest {
-            return Err(StoreError::Corrupt { path: p, message: "content does not match its digest".into() });
+            return Err(StoreError::Corrupt {
+                path: p,
+                message: "content does not match its digest".into(),
+            });
         }
         Ok(buf)
     }
@@ -139,7 +170,9 @@ impl Store {
     pub fn remove_blob(&self, digest: &Digest) -> Result<(), StoreError> {
         let p = self.blob_path(digest);
         match fs::remove_file(&p) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err("cannot remove blob", &p)(e)),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(io_err("cannot remove blob", &p)(e))
+            }
             _ => Ok(()),
         }
     }
@@ -150,7 +183,8 @@ impl Store {
         let dir = self.ingest_dir().join(&name);
         mkdir_private(&dir).map_err(io_err("cannot create ingest entry", &dir))?;
         let lock_path = dir.join("lock");
-        let lock = FileLock::exclusive(&lock_path).map_err(io_err("cannot lock ingest entry", &lock_path))?;
+        let lock = FileLock::exclusive(&lock_path)
+            .map_err(io_err("cannot lock ingest entry", &lock_path))?;
         Ok(Ingest { dir, _lock: lock })
     }
 
@@ -165,7 +199,10 @@ impl Store {
                 let young = entry
                     .metadata()
                     .and_then(|m| m.modified())
-                    .map(|t| SystemTime::now().duration_since(t).unwrap_or_default() < Duration::from_secs(60))
+                    .map(|t| {
+                        SystemTime::now().duration_since(t).unwrap_or_default()
+                            < Duration::from_secs(60)
+                    })
                     .unwrap_or(true);
                 if !young {
                     let _ = fsutil::remove_tree(&dir);
@@ -194,7 +231,11 @@ impl Ingest {
     }
     pub fn create_file(&self, name: &str) -> Result<(fs::File, PathBuf), StoreError> {
         let p = self.dir.join(name);
-        let f = OpenOptions::new().write(true).create_new(true).open(&p).map_err(io_err("cannot create", &p))?;
+        let f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&p)
+            .map_err(io_err("cannot create", &p))?;
         Ok((f, p))
     }
 }
@@ -215,7 +256,10 @@ mod tests {
         let root = dir.path().join("root");
         let run = dir.path().join("run");
         let store = Store::open(&root, &run).unwrap();
-        assert_eq!(fs::metadata(&root).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(&root).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
 
         let held = store.new_ingest().unwrap();
         let abandoned = store.ingest_dir().join("dead");
@@ -225,7 +269,10 @@ mod tests {
 
         Store::open(&root, &run).unwrap();
         assert!(!abandoned.exists(), "an entry nobody holds is swept");
-        assert!(held.dir().exists(), "an entry a live download holds is kept");
+        assert!(
+            held.dir().exists(),
+            "an entry a live download holds is kept"
+        );
         drop(held);
     }
 
@@ -235,9 +282,15 @@ mod tests {
         let store = Store::open(&dir.path().join("r"), &dir.path().join("u")).unwrap();
         let d = store.put_blob(b"{}").unwrap();
         assert_eq!(store.read_blob(&d, 10).unwrap(), b"{}");
-        assert!(matches!(store.read_blob(&d, 1), Err(StoreError::BlobTooLarge { .. })));
+        assert!(matches!(
+            store.read_blob(&d, 1),
+            Err(StoreError::BlobTooLarge { .. })
+        ));
         fs::write(store.blob_path(&d), b"[]").unwrap();
-        assert!(matches!(store.read_blob(&d, 10), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(
+            store.read_blob(&d, 10),
+            Err(StoreError::Corrupt { .. })
+        ));
         assert!(Store::open(Path::new("rel"), Path::new("/run/x")).is_err());
     }
 }

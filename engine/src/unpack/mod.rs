@@ -17,8 +17,6 @@
 //! Requires Linux 5.6 or newer (openat2); there is no fallback.
 
 mod tarstream;
-#[cfg(test)]
-mod tests;
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
@@ -523,7 +521,7 @@ impl Unpacker {
         };
         if is_dir(&st) {
             if !keep_dir {
-                remove_tree(dirfd, name, 0).map_err(|source| UnpackError::Io {
+                remove_tree(dirfd, name).map_err(|source| UnpackError::Io {
                     path: p.to_string(),
                     what: "removing the existing directory".into(),
                     source,
@@ -1008,50 +1006,76 @@ fn set_opaque(fd: RawFd) -> Result<(), Errno> {
     Errno::result(r).map(drop)
 }
 
-/// Deepest tree `remove_tree` walks (one open fd and one stack frame per level).
-const MAX_REMOVE_DEPTH: usize = 1024;
+/// Deepest tree `remove_tree` walks (it holds one directory fd per level).
+const MAX_REMOVE_DEPTH: usize = 512;
+
+/// One directory being emptied by `remove_tree`.
+struct RemoveFrame {
+    dir: Dir,
+    name: Vec<u8>,
+    children: Vec<(Vec<u8>, Option<Type>)>,
+}
+
+impl RemoveFrame {
+    fn open(dirfd: RawFd, name: &[u8]) -> io::Result<RemoveFrame> {
+        let mut dir = Dir::openat(
+            Some(dirfd),
+            name,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(errno_io)?;
+        let mut children = Vec::new();
+        for e in dir.iter() {
+            let e = e.map_err(errno_io)?;
+            let n = e.file_name().to_bytes();
+            if n != b"." && n != b".." {
+                children.push((n.to_vec(), e.file_type()));
+            }
+        }
+        Ok(RemoveFrame {
+            dir,
+            name: name.to_vec(),
+            children,
+        })
+    }
+}
 
 /// Removes the directory `name` in `dirfd` and everything under it, walking through directory
-/// fds opened with O_NOFOLLOW (a symlink inside is unlinked, never traversed).
-fn remove_tree(dirfd: RawFd, name: &[u8], depth: usize) -> io::Result<()> {
-    if depth > MAX_REMOVE_DEPTH {
-        return Err(io::Error::other(format!(
-            "directory tree is more than {MAX_REMOVE_DEPTH} levels deep"
-        )));
-    }
-    let mut dir = Dir::openat(
-        Some(dirfd),
-        name,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(errno_io)?;
-    let fd = dir.as_raw_fd();
-    let mut children = Vec::new();
-    for e in dir.iter() {
-        let e = e.map_err(errno_io)?;
-        let n = e.file_name().to_bytes();
-        if n == b"." || n == b".." {
+/// fds opened with O_NOFOLLOW (a symlink inside is unlinked, never traversed). Iterative, so
+/// a deep tree cannot exhaust the stack.
+fn remove_tree(dirfd: RawFd, name: &[u8]) -> io::Result<()> {
+    let mut stack = vec![RemoveFrame::open(dirfd, name)?];
+    while let Some(top) = stack.last_mut() {
+        let fd = top.dir.as_raw_fd();
+        if let Some((child, ty)) = top.children.pop() {
+            let child_is_dir = match ty {
+                Some(Type::Directory) => true,
+                Some(_) => false,
+                None => is_dir(
+                    &stat::fstatat(Some(fd), child.as_slice(), AtFlags::AT_SYMLINK_NOFOLLOW)
+                        .map_err(errno_io)?,
+                ),
+            };
+            if !child_is_dir {
+                unistd::unlinkat(Some(fd), child.as_slice(), UnlinkatFlags::NoRemoveDir)
+                    .map_err(errno_io)?;
+            } else if stack.len() >= MAX_REMOVE_DEPTH {
+                return Err(io::Error::other(format!(
+                    "directory tree is more than {MAX_REMOVE_DEPTH} levels deep"
+                )));
+            } else {
+                let frame = RemoveFrame::open(fd, &child)?;
+                stack.push(frame);
+            }
             continue;
         }
-        children.push((n.to_vec(), e.file_type()));
+        // Empty now: close it and remove it from its parent.
+        let Some(done) = stack.pop() else { break };
+        let parent = stack.last().map_or(dirfd, |f| f.dir.as_raw_fd());
+        drop(done.dir);
+        unistd::unlinkat(Some(parent), done.name.as_slice(), UnlinkatFlags::RemoveDir)
+            .map_err(errno_io)?;
     }
-    for (child, ty) in children {
-        let child_is_dir = match ty {
-            Some(Type::Directory) => true,
-            Some(_) => false,
-            None => is_dir(
-                &stat::fstatat(Some(fd), child.as_slice(), AtFlags::AT_SYMLINK_NOFOLLOW)
-                    .map_err(errno_io)?,
-            ),
-        };
-        if child_is_dir {
-            remove_tree(fd, &child, depth + 1)?;
-        } else {
-            unistd::unlinkat(Some(fd), child.as_slice(), UnlinkatFlags::NoRemoveDir)
-                .map_err(errno_io)?;
-        }
-    }
-    drop(dir);
-    unistd::unlinkat(Some(dirfd), name, UnlinkatFlags::RemoveDir).map_err(errno_io)
+    Ok(())
 }
