@@ -4,10 +4,11 @@
 set -euo pipefail
 PACKAGES=(
   build-essential pkg-config libseccomp-dev   # building (libcontainer's seccomp)
+  libelf-dev zlib1g-dev                        # libbpf (cgroup v2 device rules)
   busybox-static                               # the test images are built from it
   docker-registry                              # the real local registry the tests start
   openssl                                      # TLS for the registry tests
-  tmux iproute2 tini                           # TUI end-to-end tests, networking, --init
+  tmux iproute2 tini runc                      # TUI end-to-end tests, networking, --init, a peer runtime
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -268,3 +268,27 @@ fn real_registry_over_tls() {
         .ok();
     assert_eq!(rd.image_count(), 1);
 }
+
+#[test]
+fn docker_hub_names_are_pulled_through_a_configured_mirror() {
+    let (fake, img) = fake_with_busybox(FakeConfig::default());
+    let rd = Rdesk::new();
+    rd.set_config(&format!(
+        "[registries]\nmirrors = {{ \"docker.io\" = [\"{}\"] }}\n",
+        fake.url()
+    ));
+    let out = rd.run(&["pull", "busybox"]).ok();
+    assert!(
+        out.stdout.ends_with("docker.io/library/busybox:latest\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(fake
+        .requests()
+        .iter()
+        .any(|r| r.path == "/v2/library/busybox/manifests/latest"));
+    let v: serde_json::Value =
+        serde_json::from_str(&rd.run(&["image", "inspect", "busybox"]).ok().stdout).unwrap();
+    assert_eq!(v[0]["RepoTags"][0], "busybox:latest");
+    assert_eq!(v[0]["Id"], img.image_id());
+}

@@ -30,6 +30,8 @@ pub struct EngineConfig {
     pub limits: LimitsConfig,
     /// Docker's client config (for `auths`); `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`.
     pub docker_config: Option<PathBuf>,
+    /// The binary that serves `shim start` (the running rdesk binary).
+    pub shim_binary: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -125,6 +127,7 @@ impl EngineConfig {
             registries: RegistriesConfig::default(),
             limits: LimitsConfig::default(),
             docker_config: docker_config_path(),
+            shim_binary: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("rdesk")),
         }
     }
 

@@ -23,12 +23,19 @@ pub enum Error {
     Manifest(#[from] ManifestError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Spec(#[from] crate::runtime::spec::SpecError),
     #[error("layer {layer}: {source}")]
     Unpack { layer: String, source: UnpackError },
     #[error("layer {layer}: {message}")]
     Layer { layer: String, message: String },
     #[error("No such image: {0}")]
     NoSuchImage(String),
+    #[error("No such container: {0}")]
+    NoSuchContainer(String),
+    /// The container could not be started; `code` is Docker's run exit code (125, 126, 127).
+    #[error("{message}")]
+    StartFailed { code: i32, message: String },
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("{0}")]
@@ -46,7 +53,9 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         matches!(
             self,
-            Error::NoSuchImage(_) | Error::Registry(RegistryError::ManifestNotFound { .. })
+            Error::NoSuchImage(_)
+                | Error::NoSuchContainer(_)
+                | Error::Registry(RegistryError::ManifestNotFound { .. })
         )
     }
 }

@@ -424,6 +424,8 @@ pub(crate) fn remove(
     force: bool,
 ) -> Result<Vec<ImageDeleteResponseItem>> {
     let _meta = store.lock_meta()?;
+    // Containers are created under the metadata lock, so this view cannot go stale.
+    let users = image_users(store);
     let index = store.images();
     let mut records = index.load()?;
     let (i, how) = find(&records, name)?;
@@ -459,6 +461,30 @@ pub(crate) fn remove(
         }
         _ => {}
     }
+    // An image a container uses stays (Docker): refused, or with -f only untagged.
+    if let Some((cid, running)) = users.get(&records[i].id) {
+        let short = &cid[..12];
+        let state = if *running { "running" } else { "stopped" };
+        if *running || !force {
+            let what = match &how {
+                Match::Tag(t) => format!("remove repository reference \"{}\"", familiarize(t)),
+                _ => format!("delete {}", records[i].id.short()),
+            };
+            let forced = if *running {
+                "cannot be forced"
+            } else {
+                "must be forced"
+            };
+            return Err(Error::Conflict(format!(
+                "unable to {what} ({forced}) - image is being used by {state} container {short}"
+            )));
+        }
+        let rec = &mut records[i];
+        out.extend(rec.repo_tags.iter().map(untag));
+        rec.repo_tags.clear();
+        index.save(&records)?;
+        return Ok(out);
+    }
     let victim = records.remove(i);
     out.extend(victim.repo_tags.iter().map(untag));
     out.extend(victim.repo_digests.iter().map(untag));
@@ -467,12 +493,23 @@ pub(crate) fn remove(
     Ok(out)
 }
 
-pub(crate) fn prune(
-    store: &Store,
-    all: bool,
-    in_use: &HashSet<Digest>,
-) -> Result<ImagePruneResponse> {
+/// Images containers use: image ID -> (a container ID, whether any user is running).
+pub(crate) fn image_users(store: &Store) -> HashMap<Digest, (String, bool)> {
+    let mut users: HashMap<Digest, (String, bool)> = HashMap::new();
+    for (record, state) in crate::container::ContainerStore::new(store).all() {
+        let entry = users
+            .entry(record.image_id.clone())
+            .or_insert((record.id.clone(), false));
+        if state.status.is_live() && !entry.1 {
+            *entry = (record.id.clone(), true);
+        }
+    }
+    users
+}
+
+pub(crate) fn prune(store: &Store, all: bool) -> Result<ImagePruneResponse> {
     let _meta = store.lock_meta()?;
+    let in_use: HashSet<Digest> = image_users(store).into_keys().collect();
     let index = store.images();
     let mut records = index.load()?;
     let mut deleted = Vec::new();

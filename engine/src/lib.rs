@@ -5,8 +5,11 @@
 
 pub mod archive;
 pub mod config;
+pub mod container;
+mod containers;
 pub mod digest;
 pub mod error;
+pub mod events;
 mod images;
 mod layer;
 pub mod oci;
@@ -14,11 +17,15 @@ pub mod options;
 pub mod pull;
 pub mod reference;
 pub mod registry;
+pub mod runtime;
+pub mod shim;
 pub mod store;
 pub mod unpack;
 
 pub use bollard_stubs::models;
 pub use config::EngineConfig;
+pub use container::ContainerSpec as ContainerConfig;
+pub use containers::{status_text, LogReader, LogRecord};
 pub use error::{Error, Result};
 pub use options::*;
 pub use pull::PullStream;
@@ -28,7 +35,6 @@ use models::{
     HistoryResponseItem, ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary,
 };
 use oci::Platform;
-use std::collections::HashSet;
 use std::sync::Arc;
 use store::Store;
 
@@ -66,7 +72,13 @@ impl Engine {
     /// privilege (unit tests run it as any user).
     pub async fn open_unchecked(config: EngineConfig) -> Result<Engine> {
         let (root, run) = (config.root.clone(), config.runroot.clone());
-        let store = blocking(move || Store::open(&root, &run).map_err(Error::from)).await?;
+        let store = blocking(move || {
+            let store = Store::open(&root, &run)?;
+            container::ContainerStore::new(&store).ensure_dirs()?;
+            containers::sweep_exits(&store);
+            Ok(store)
+        })
+        .await?;
         Ok(Engine {
             inner: Arc::new(EngineInner { config, store }),
         })
@@ -137,7 +149,7 @@ impl Engine {
 
     pub async fn prune_images(&self, options: PruneImagesOptions) -> Result<ImagePruneResponse> {
         let store = self.inner.store.clone();
-        blocking(move || images::prune(&store, options.all, &HashSet::new())).await
+        blocking(move || images::prune(&store, options.all)).await
     }
 
     /// Writes the images as a docker-archive tar (also readable as an OCI layout).
@@ -165,6 +177,131 @@ impl Engine {
     ) -> Result<String> {
         let inner = self.inner.clone();
         blocking(move || archive::import(&inner.store, &inner.config, &input, &options)).await
+    }
+}
+
+impl Engine {
+    /// Creates a container (not started); returns its ID.
+    pub async fn create_container(
+        &self,
+        options: Option<CreateContainerOptions>,
+        config: ContainerConfig,
+    ) -> Result<String> {
+        let store = self.inner.store.clone();
+        let name = options.map(|o| o.name).filter(|n| !n.is_empty());
+        blocking(move || containers::create(&store, name.as_deref(), config)).await
+    }
+
+    /// Starts it under its own monitor (`rdesk shim`); returns the init's PID.
+    pub async fn start_container(&self, name: &str) -> Result<i64> {
+        let (store, shim) = (
+            self.inner.store.clone(),
+            self.inner.config.shim_binary.clone(),
+        );
+        let name = name.to_string();
+        blocking(move || {
+            let id = container::ContainerStore::new(&store).find(&name)?;
+            containers::start(&store, &shim, &id)
+        })
+        .await
+    }
+
+    /// The stop signal (the image's StopSignal, else SIGTERM), then SIGKILL after `timeout` s.
+    pub async fn stop_container(&self, name: &str, timeout: Option<i64>) -> Result<()> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || {
+            let id = container::ContainerStore::new(&store).find(&name)?;
+            containers::stop(&store, &id, timeout)
+        })
+        .await
+    }
+
+    pub async fn restart_container(&self, name: &str, timeout: Option<i64>) -> Result<()> {
+        self.stop_container(name, timeout).await?;
+        self.start_container(name).await.map(|_| ())
+    }
+
+    pub async fn kill_container(&self, name: &str, signal: &str) -> Result<()> {
+        let (store, name, signal) = (
+            self.inner.store.clone(),
+            name.to_string(),
+            signal.to_string(),
+        );
+        blocking(move || {
+            let id = container::ContainerStore::new(&store).find(&name)?;
+            containers::kill(&store, &id, &signal)
+        })
+        .await
+    }
+
+    pub async fn remove_container(
+        &self,
+        name: &str,
+        options: RemoveContainerOptions,
+    ) -> Result<()> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || {
+            let id = container::ContainerStore::new(&store).find(&name)?;
+            containers::remove(&store, &id, options.force)
+        })
+        .await
+    }
+
+    pub async fn list_containers(
+        &self,
+        options: ListContainersOptions,
+    ) -> Result<Vec<models::ContainerSummary>> {
+        let store = self.inner.store.clone();
+        blocking(move || containers::list(&store, &options)).await
+    }
+
+    pub async fn inspect_container(&self, name: &str) -> Result<models::ContainerInspectResponse> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || containers::inspect(&store, &name)).await
+    }
+
+    /// Blocks until the container is not running; its exit code.
+    pub async fn wait_container(&self, name: &str) -> Result<i64> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || containers::wait(&store, &name)).await
+    }
+
+    /// The container's log records; with `follow`, until it stops. `sink` returns false to stop.
+    pub async fn logs(
+        &self,
+        name: &str,
+        options: LogsOptions,
+        sink: impl FnMut(LogRecord) -> bool + Send + 'static,
+    ) -> Result<()> {
+        let log = self.open_logs(name).await?;
+        self.read_logs(log, options, sink).await
+    }
+
+    /// Opens a container's log now (before `start`, for `run`), to read it later.
+    pub async fn open_logs(&self, name: &str) -> Result<LogReader> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || {
+            let id = container::ContainerStore::new(&store).find(&name)?;
+            containers::open_log(&store, &id)
+        })
+        .await
+    }
+
+    /// Reads an opened log (see `logs`).
+    pub async fn read_logs(
+        &self,
+        mut log: LogReader,
+        options: LogsOptions,
+        mut sink: impl FnMut(LogRecord) -> bool + Send + 'static,
+    ) -> Result<()> {
+        let store = self.inner.store.clone();
+        blocking(move || containers::read_logs(&store, &mut log, &options, &mut sink)).await
+    }
+
+    /// Resolves a name or ID prefix to the full container ID.
+    pub async fn container_id(&self, name: &str) -> Result<String> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || container::ContainerStore::new(&store).find(&name)).await
     }
 }
 

@@ -181,20 +181,44 @@ fn pretty(value: &impl serde::Serialize) -> anyhow::Result<String> {
     Ok(String::from_utf8(buf)?)
 }
 
-pub async fn inspect(engine: &Engine, args: InspectArgs) -> anyhow::Result<()> {
-    if let Some(t) = args.typ.as_deref().filter(|t| *t != "image") {
-        anyhow::bail!("\"{t}\" is not a valid value for --type (rdesk knows: image)");
-    }
+/// `inspect` of images, containers, or either (`kind` empty: containers first, as Docker).
+pub async fn inspect(engine: &Engine, args: InspectArgs, kind: &str) -> anyhow::Result<()> {
+    let kind = match (kind, args.typ.as_deref()) {
+        ("", Some(t @ ("image" | "container"))) => t,
+        ("", Some(t)) => {
+            anyhow::bail!("\"{t}\" is not a valid value for --type (rdesk knows: container, image)")
+        }
+        (k, _) => k,
+    };
     let mut found = Vec::new();
     let mut failed = false;
     for name in &args.names {
-        match engine.inspect_image(name).await {
-            Ok(i) => found.push(serde_json::to_value(i)?),
-            Err(e) if e.is_not_found() => {
-                eprintln!("Error: No such image: {}", name);
+        let mut value = None;
+        if kind != "image" {
+            match engine.inspect_container(name).await {
+                Ok(c) => value = Some(serde_json::to_value(c)?),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if value.is_none() && kind != "container" {
+            match engine.inspect_image(name).await {
+                Ok(i) => value = Some(serde_json::to_value(i)?),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match value {
+            Some(v) => found.push(v),
+            None => {
+                let what = match kind {
+                    "image" => "image",
+                    "container" => "container",
+                    _ => "object",
+                };
+                eprintln!("Error: No such {what}: {name}");
                 failed = true;
             }
-            Err(e) => return Err(e.into()),
         }
     }
     let mut out = std::io::stdout().lock();

@@ -1,6 +1,7 @@
 //! The Docker-compatible command line: one module per verb family, all over `Engine`.
 
 mod archive;
+mod containers;
 pub mod format;
 mod images;
 mod pull;
@@ -53,6 +54,63 @@ enum Command {
     Import(archive::ImportArgs),
     /// Return low-level information on rdesk objects
     Inspect(images::InspectArgs),
+    /// Create and run a new container from an image
+    #[command(disable_help_flag = true)]
+    Run(containers::RunArgs),
+    /// Create a new container
+    #[command(disable_help_flag = true)]
+    Create(containers::CreateArgs),
+    /// Start one or more stopped containers
+    Start(containers::StartArgs),
+    /// List containers
+    Ps(containers::PsArgs),
+    /// Stop one or more running containers
+    Stop(containers::StopArgs),
+    /// Restart one or more containers
+    Restart(containers::StopArgs),
+    /// Kill one or more running containers
+    Kill(containers::KillArgs),
+    /// Remove one or more containers
+    Rm(containers::RmArgs),
+    /// Fetch the logs of a container
+    Logs(containers::LogsArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(containers::WaitArgs),
+    /// Manage containers
+    Container {
+        #[command(subcommand)]
+        command: ContainerCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ContainerCommand {
+    /// Create and run a new container from an image
+    #[command(disable_help_flag = true)]
+    Run(containers::RunArgs),
+    /// Create a new container
+    #[command(disable_help_flag = true)]
+    Create(containers::CreateArgs),
+    /// Start one or more stopped containers
+    Start(containers::StartArgs),
+    /// List containers
+    #[command(alias = "ps", alias = "list")]
+    Ls(containers::PsArgs),
+    /// Stop one or more running containers
+    Stop(containers::StopArgs),
+    /// Restart one or more containers
+    Restart(containers::StopArgs),
+    /// Kill one or more running containers
+    Kill(containers::KillArgs),
+    /// Remove one or more containers
+    #[command(alias = "remove")]
+    Rm(containers::RmArgs),
+    /// Fetch the logs of a container
+    Logs(containers::LogsArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(containers::WaitArgs),
+    /// Display detailed information on one or more containers
+    Inspect(images::InspectArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -94,10 +152,8 @@ impl std::error::Error for ExitCode {}
 
 pub fn run(cli: Cli) -> i32 {
     let Some(command) = cli.command else {
-        // The workstation TUI is issue 4; until it lands, say how to use the CLI.
-        use clap::CommandFactory;
-        let _ = Cli::command().print_help();
-        return 0;
+        // No verb: the workstation TUI, over the same engine (same --root/--runroot).
+        return crate::tui::main(cli.root, cli.runroot);
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -142,7 +198,10 @@ pub fn error_text(e: &anyhow::Error) -> String {
     s
 }
 
-async fn open_engine(root: Option<PathBuf>, runroot: Option<PathBuf>) -> anyhow::Result<Engine> {
+pub(crate) async fn open_engine(
+    root: Option<PathBuf>,
+    runroot: Option<PathBuf>,
+) -> anyhow::Result<Engine> {
     let mut config = EngineConfig::from_env()?;
     if let Some(r) = root {
         config.root =
@@ -167,8 +226,51 @@ async fn dispatch(engine: &Engine, command: Command) -> anyhow::Result<()> {
         } => images::list(engine, a).await,
         Command::Image {
             command: ImageCommand::Inspect(a),
-        }
-        | Command::Inspect(a) => images::inspect(engine, a).await,
+        } => images::inspect(engine, a, "image").await,
+        Command::Inspect(a) => images::inspect(engine, a, "").await,
+        Command::Container {
+            command: ContainerCommand::Inspect(a),
+        } => images::inspect(engine, a, "container").await,
+        Command::Run(a)
+        | Command::Container {
+            command: ContainerCommand::Run(a),
+        } => containers::run(engine, a).await,
+        Command::Create(a)
+        | Command::Container {
+            command: ContainerCommand::Create(a),
+        } => containers::create(engine, a).await,
+        Command::Start(a)
+        | Command::Container {
+            command: ContainerCommand::Start(a),
+        } => containers::start(engine, a).await,
+        Command::Ps(a)
+        | Command::Container {
+            command: ContainerCommand::Ls(a),
+        } => containers::ps(engine, a).await,
+        Command::Stop(a)
+        | Command::Container {
+            command: ContainerCommand::Stop(a),
+        } => containers::stop(engine, a).await,
+        Command::Restart(a)
+        | Command::Container {
+            command: ContainerCommand::Restart(a),
+        } => containers::restart(engine, a).await,
+        Command::Kill(a)
+        | Command::Container {
+            command: ContainerCommand::Kill(a),
+        } => containers::kill(engine, a).await,
+        Command::Rm(a)
+        | Command::Container {
+            command: ContainerCommand::Rm(a),
+        } => containers::rm(engine, a).await,
+        Command::Logs(a)
+        | Command::Container {
+            command: ContainerCommand::Logs(a),
+        } => containers::logs(engine, a).await,
+        Command::Wait(a)
+        | Command::Container {
+            command: ContainerCommand::Wait(a),
+        } => containers::wait(engine, a).await,
         Command::History(a)
         | Command::Image {
             command: ImageCommand::History(a),

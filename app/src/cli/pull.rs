@@ -121,3 +121,60 @@ fn bar(msg: &CreateImageInfo) -> String {
         human_size(total as f64)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdesk_engine::models::ProgressDetail;
+
+    fn msg(id: Option<&str>, status: &str, progress: Option<(i64, i64)>) -> CreateImageInfo {
+        CreateImageInfo {
+            id: id.map(str::to_string),
+            status: Some(status.to_string()),
+            progress_detail: progress.map(|(c, t)| ProgressDetail {
+                current: Some(c),
+                total: Some(t),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn render(tty: bool) -> String {
+        let mut d = ProgressDisplay::new(tty);
+        let mut out = Vec::new();
+        for m in [
+            msg(Some("latest"), "Pulling from library/busybox", None),
+            msg(Some("aaa"), "Pulling fs layer", None),
+            msg(Some("bbb"), "Already exists", None),
+            msg(Some("aaa"), "Downloading", Some((500_000, 1_000_000))),
+            msg(Some("aaa"), "Pull complete", None),
+            msg(None, "Digest: sha256:abc", None),
+        ] {
+            d.show(&mut out, &m).unwrap();
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn plain_output_has_one_line_per_status_and_no_bars() {
+        assert_eq!(
+            render(false),
+            "latest: Pulling from library/busybox\naaa: Pulling fs layer\nbbb: Already exists\naaa: Pull complete\nDigest: sha256:abc\n"
+        );
+    }
+
+    #[test]
+    fn terminal_output_rewrites_each_layer_line_in_place() {
+        let out = render(true);
+        // aaa's line is two lines up when it changes: cursor up 2, rewrite, back down 2.
+        assert!(
+            out.contains("\x1b[2A\r\x1b[2Kaaa: Downloading [========================>"),
+            "{out:?}"
+        );
+        assert!(out.contains("500kB/1MB\x1b[2B\r"), "{out:?}");
+        assert!(
+            out.contains("\x1b[2A\r\x1b[2Kaaa: Pull complete"),
+            "{out:?}"
+        );
+    }
+}

@@ -1,0 +1,355 @@
+//! Everything a key can do. Keys reach the app only as an `Action` (see `keymap.rs`); the
+//! table below names each action for `[tui.keys]`, gives its default keys and its help
+//! line, and says where it applies.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Up,
+    Down,
+    Top,
+    Bottom,
+    HalfPageDown,
+    HalfPageUp,
+    PageDown,
+    PageUp,
+    NextTab,
+    PrevTab,
+    ShowContainers,
+    ShowImages,
+    ShowVolumes,
+    ShowNetworks,
+    Select,
+    Back,
+    Toggle,
+    Filter,
+    Command,
+    Help,
+    Quit,
+    ForceQuit,
+    ToggleMouse,
+    Pull,
+    Delete,
+    Prune,
+    History,
+    Inspect,
+    Copy,
+    NextMatch,
+    PrevMatch,
+    FoldAll,
+    UnfoldAll,
+    Confirm,
+    Cancel,
+}
+
+/// Where the keyboard is: which actions a key may resolve to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// The resource table has the focus.
+    Table,
+    /// The detail pane (info, inspect tree, history) has the focus.
+    Detail,
+    /// A yes/no question.
+    Confirm,
+    /// A message, the help, the pull progress.
+    Popup,
+    /// A text input (filter, command bar, image reference): other keys edit the text.
+    Input,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    Navigation,
+    General,
+    Images,
+    Inspect,
+    Dialogs,
+}
+
+impl Group {
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::Navigation => "Navigation",
+            Group::General => "General",
+            Group::Images => "Images",
+            Group::Inspect => "Inspect tree",
+            Group::Dialogs => "Dialogs",
+        }
+    }
+}
+
+pub struct ActionDef {
+    pub action: Action,
+    /// The name in `[tui.keys]`.
+    pub name: &'static str,
+    pub keys: &'static [&'static str],
+    pub help: &'static str,
+    pub group: Group,
+}
+
+const fn def(
+    action: Action,
+    name: &'static str,
+    keys: &'static [&'static str],
+    group: Group,
+    help: &'static str,
+) -> ActionDef {
+    ActionDef {
+        action,
+        name,
+        keys,
+        help,
+        group,
+    }
+}
+
+use Group::*;
+
+/// Every action, in the order the help lists them. A key bound to several actions resolves
+/// to the first one that applies in the current context.
+pub const ACTIONS: &[ActionDef] = &[
+    def(Action::Up, "up", &["up", "k"], Navigation, "move up"),
+    def(
+        Action::Down,
+        "down",
+        &["down", "j"],
+        Navigation,
+        "move down",
+    ),
+    def(
+        Action::Top,
+        "top",
+        &["g", "home"],
+        Navigation,
+        "go to the first row",
+    ),
+    def(
+        Action::Bottom,
+        "bottom",
+        &["G", "end"],
+        Navigation,
+        "go to the last row",
+    ),
+    def(
+        Action::HalfPageDown,
+        "half_page_down",
+        &["ctrl-d"],
+        Navigation,
+        "half a page down",
+    ),
+    def(
+        Action::HalfPageUp,
+        "half_page_up",
+        &["ctrl-u"],
+        Navigation,
+        "half a page up",
+    ),
+    def(
+        Action::PageDown,
+        "page_down",
+        &["pagedown"],
+        Navigation,
+        "a page down",
+    ),
+    def(
+        Action::PageUp,
+        "page_up",
+        &["pageup"],
+        Navigation,
+        "a page up",
+    ),
+    def(
+        Action::NextTab,
+        "next_tab",
+        &["tab", "right"],
+        Navigation,
+        "next resource; next tab in the detail pane",
+    ),
+    def(
+        Action::PrevTab,
+        "prev_tab",
+        &["backtab", "left"],
+        Navigation,
+        "previous resource; previous detail tab",
+    ),
+    def(
+        Action::ShowContainers,
+        "containers",
+        &["1"],
+        Navigation,
+        "containers",
+    ),
+    def(Action::ShowImages, "images", &["2"], Navigation, "images"),
+    def(
+        Action::ShowVolumes,
+        "volumes",
+        &["3"],
+        Navigation,
+        "volumes",
+    ),
+    def(
+        Action::ShowNetworks,
+        "networks",
+        &["4"],
+        Navigation,
+        "networks",
+    ),
+    def(
+        Action::Select,
+        "select",
+        &["enter"],
+        Navigation,
+        "details of the row; fold/unfold in inspect",
+    ),
+    def(
+        Action::Back,
+        "back",
+        &["esc"],
+        Navigation,
+        "close, go back, clear the filter",
+    ),
+    def(
+        Action::Filter,
+        "filter",
+        &["/"],
+        General,
+        "filter (fuzzy: repository, tag, id); search in inspect",
+    ),
+    def(
+        Action::Command,
+        "command",
+        &[":"],
+        General,
+        "command bar (see below)",
+    ),
+    def(Action::Help, "help", &["?"], General, "this help"),
+    def(
+        Action::ToggleMouse,
+        "mouse",
+        &["m"],
+        General,
+        "release the mouse to select text; again to capture",
+    ),
+    def(Action::Quit, "quit", &["q"], General, "quit"),
+    def(
+        Action::ForceQuit,
+        "force_quit",
+        &["ctrl-c"],
+        General,
+        "quit from anywhere",
+    ),
+    def(Action::Pull, "pull", &["p"], Images, "pull an image"),
+    def(
+        Action::Delete,
+        "delete",
+        &["d"],
+        Images,
+        "delete (untag) the selected image",
+    ),
+    def(
+        Action::Prune,
+        "prune",
+        &["P"],
+        Images,
+        "prune dangling images",
+    ),
+    def(
+        Action::History,
+        "history",
+        &["h"],
+        Images,
+        "layer history of the selected image",
+    ),
+    def(
+        Action::Inspect,
+        "inspect",
+        &["i"],
+        Images,
+        "inspect the selected image (JSON tree)",
+    ),
+    def(
+        Action::Copy,
+        "copy",
+        &["y"],
+        Images,
+        "copy the image ID to the clipboard (OSC 52)",
+    ),
+    def(
+        Action::Toggle,
+        "toggle",
+        &["space"],
+        Inspect,
+        "fold/unfold the object or array",
+    ),
+    def(
+        Action::NextMatch,
+        "next_match",
+        &["n"],
+        Inspect,
+        "next search match",
+    ),
+    def(
+        Action::PrevMatch,
+        "prev_match",
+        &["N"],
+        Inspect,
+        "previous search match",
+    ),
+    def(
+        Action::FoldAll,
+        "fold_all",
+        &["-"],
+        Inspect,
+        "fold everything",
+    ),
+    def(
+        Action::UnfoldAll,
+        "unfold_all",
+        &["+"],
+        Inspect,
+        "unfold everything",
+    ),
+    def(
+        Action::Confirm,
+        "confirm",
+        &["y", "enter"],
+        Dialogs,
+        "yes: do it",
+    ),
+    def(
+        Action::Cancel,
+        "cancel",
+        &["n"],
+        Dialogs,
+        "no: leave it (esc too)",
+    ),
+];
+
+impl Action {
+    pub fn allowed_in(self, ctx: Context) -> bool {
+        use Action::*;
+        match ctx {
+            Context::Input => matches!(self, Select | Back | ForceQuit),
+            Context::Confirm => matches!(self, Confirm | Cancel | Back | ForceQuit),
+            Context::Popup => matches!(
+                self,
+                Up | Down
+                    | Top
+                    | Bottom
+                    | HalfPageDown
+                    | HalfPageUp
+                    | PageDown
+                    | PageUp
+                    | Select
+                    | Back
+                    | Quit
+                    | ForceQuit
+                    | Help
+            ),
+            Context::Table => !matches!(
+                self,
+                Confirm | Cancel | Toggle | NextMatch | PrevMatch | FoldAll | UnfoldAll
+            ),
+            Context::Detail => !matches!(self, Confirm | Cancel),
+        }
+    }
+}

@@ -1,0 +1,853 @@
+//! The one owned state of the workstation and what every action and notification does to
+//! it. The app does no I/O: it returns `Effect`s for the runner (mod.rs) to carry out, so
+//! tests drive it with plain data and draw it on a `TestBackend`.
+
+use super::action::{Action, Context};
+use super::event::{Effect, Notification};
+use super::keymap::{Key, KeyMap};
+use super::popups::command::{self, Command};
+use super::popups::confirm::{ConfirmState, Pending};
+use super::popups::error::ErrorState;
+use super::popups::help::HelpState;
+use super::popups::pull::PullState;
+use super::popups::Popup;
+use super::theme::Theme;
+use super::views::detail::{DetailState, DetailTab, Load};
+use super::views::images::ImagesView;
+use crate::cli::format::human_size;
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
+use rdesk_widgets::{LineInput, TableState};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Containers,
+    Images,
+    Volumes,
+    Networks,
+}
+
+impl Resource {
+    pub const ALL: [Resource; 4] = [
+        Resource::Containers,
+        Resource::Images,
+        Resource::Volumes,
+        Resource::Networks,
+    ];
+    pub fn title(self) -> &'static str {
+        match self {
+            Resource::Containers => "Containers",
+            Resource::Images => "Images",
+            Resource::Volumes => "Volumes",
+            Resource::Networks => "Networks",
+        }
+    }
+    fn index(self) -> usize {
+        Resource::ALL.iter().position(|r| *r == self).unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Table,
+    Detail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Filter,
+    Command,
+    /// Search in the inspect tree.
+    Search,
+}
+
+#[derive(Debug, Clone)]
+pub struct InputState {
+    pub kind: InputKind,
+    pub line: LineInput,
+    /// The value before the input opened (restored by esc).
+    saved: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub text: String,
+    pub error: bool,
+}
+
+/// Where things were drawn last (mouse hit-testing).
+#[derive(Debug, Clone, Default)]
+pub struct Areas {
+    pub tabs: Vec<(Rect, Resource)>,
+    pub table: Rect,
+    pub detail: Rect,
+    pub detail_tabs: Vec<(Rect, DetailTab)>,
+}
+
+pub struct App {
+    pub theme: Theme,
+    pub keymap: KeyMap,
+    /// The store root, for the header.
+    pub store_path: String,
+    pub resource: Resource,
+    pub focus: Focus,
+    pub images: ImagesView,
+    /// Tables of the resources the engine does not have yet (always empty).
+    pub empty_table: TableState,
+    pub detail: DetailState,
+    pub input: Option<InputState>,
+    /// Dialogs, the top one has the keyboard.
+    pub popups: Vec<Popup>,
+    /// The pull in progress or just finished (shown by `Popup::Pull`).
+    pub pull: Option<PullState>,
+    pub status: Option<Status>,
+    pub mouse: bool,
+    /// Percent of the body the detail pane takes while the table has the focus.
+    pub detail_height: u16,
+    /// Unix time the ages are computed against.
+    pub now: i64,
+    pub areas: Areas,
+    /// Something changed since the last frame.
+    pub dirty: bool,
+    pub quit: bool,
+    /// A pulled image to select once the list reloads.
+    select_after_load: Option<String>,
+    effects: Vec<Effect>,
+}
+
+impl App {
+    pub fn new(theme: Theme, keymap: KeyMap, store_path: String, now: i64) -> App {
+        App {
+            theme,
+            keymap,
+            store_path,
+            resource: Resource::Images,
+            focus: Focus::Table,
+            images: ImagesView::default(),
+            empty_table: TableState::default(),
+            detail: DetailState::default(),
+            input: None,
+            popups: Vec::new(),
+            pull: None,
+            status: None,
+            mouse: true,
+            detail_height: 40,
+            now,
+            areas: Areas::default(),
+            dirty: true,
+            quit: false,
+            select_after_load: None,
+            effects: Vec::new(),
+        }
+    }
+
+    /// What the runner must do now.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    fn effect(&mut self, e: Effect) {
+        self.effects.push(e);
+    }
+
+    pub fn error(&mut self, title: &str, message: impl Into<String>) {
+        self.popups
+            .push(Popup::Error(ErrorState::new(title, message)));
+        self.dirty = true;
+    }
+
+    fn flash(&mut self, text: impl Into<String>) {
+        self.status = Some(Status {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    pub fn pulling(&self) -> bool {
+        self.pull.as_ref().is_some_and(PullState::running)
+    }
+
+    pub fn context(&self) -> Context {
+        match self.popups.last() {
+            Some(Popup::Confirm(_)) => return Context::Confirm,
+            Some(Popup::Pull) if self.pull.as_ref().is_some_and(PullState::is_input) => {
+                return Context::Input
+            }
+            Some(_) => return Context::Popup,
+            None => {}
+        }
+        if self.input.is_some() {
+            return Context::Input;
+        }
+        match self.focus {
+            Focus::Table => Context::Table,
+            Focus::Detail => Context::Detail,
+        }
+    }
+
+    // ---- input --------------------------------------------------------------------------
+
+    pub fn on_key(&mut self, ev: KeyEvent) {
+        if ev.kind == KeyEventKind::Release {
+            return;
+        }
+        let ctx = self.context();
+        let key = Key::from_event(&ev);
+        if let Some(action) = self.keymap.resolve(key, ctx) {
+            self.status = None;
+            self.apply(action);
+        } else if ctx == Context::Input {
+            self.edit(ev);
+        }
+        self.dirty = true;
+        self.sync_detail();
+    }
+
+    pub fn on_paste(&mut self, text: &str) {
+        if let Some(line) = self.active_line() {
+            line.insert_str(text.trim());
+            self.after_edit();
+            self.dirty = true;
+        }
+    }
+
+    fn active_line(&mut self) -> Option<&mut LineInput> {
+        if let (Some(Popup::Pull), Some(pull)) = (self.popups.last(), self.pull.as_mut()) {
+            return pull.input_mut();
+        }
+        self.input.as_mut().map(|i| &mut i.line)
+    }
+
+    /// Keys that are not actions edit the focused text input, readline-style.
+    fn edit(&mut self, ev: KeyEvent) {
+        let Some(line) = self.active_line() else {
+            return;
+        };
+        let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+        match ev.code {
+            KeyCode::Char('a') if ctrl => line.home(),
+            KeyCode::Char('e') if ctrl => line.end(),
+            KeyCode::Char('u') if ctrl => line.kill_to_start(),
+            KeyCode::Char('k') if ctrl => line.kill_to_end(),
+            KeyCode::Char('w') if ctrl => line.delete_word(),
+            KeyCode::Char('b') if ctrl => line.left(),
+            KeyCode::Char('f') if ctrl => line.right(),
+            KeyCode::Char(_) if ctrl || ev.modifiers.contains(KeyModifiers::ALT) => return,
+            KeyCode::Char(c) => line.insert(c),
+            KeyCode::Backspace => line.backspace(),
+            KeyCode::Delete => line.delete(),
+            KeyCode::Left => line.left(),
+            KeyCode::Right => line.right(),
+            KeyCode::Home => line.home(),
+            KeyCode::End => line.end(),
+            _ => return,
+        }
+        self.after_edit();
+    }
+
+    /// Live effects of typing: the filter filters, the search highlights.
+    fn after_edit(&mut self) {
+        let Some(input) = &self.input else {
+            if let Some(p) = self.pull.as_mut() {
+                p.clear_input_error();
+            }
+            return;
+        };
+        let text = input.line.text().to_string();
+        match input.kind {
+            InputKind::Filter => self.images.set_filter(&text),
+            InputKind::Search => {
+                if let Some(Load::Ready(tree)) = self.detail.inspect_mut() {
+                    tree.set_search(&text);
+                }
+            }
+            InputKind::Command => {}
+        }
+    }
+
+    pub fn on_mouse(&mut self, ev: MouseEvent) {
+        let pos = Position {
+            x: ev.column,
+            y: ev.row,
+        };
+        match ev.kind {
+            MouseEventKind::Down(crossterm::event::MouseButton::Left) => {
+                if !self.popups.is_empty() || self.input.is_some() {
+                    return;
+                }
+                if let Some((_, r)) = self.areas.tabs.iter().find(|(a, _)| a.contains(pos)) {
+                    let r = *r;
+                    self.show(r);
+                } else if let Some((_, t)) =
+                    self.areas.detail_tabs.iter().find(|(a, _)| a.contains(pos))
+                {
+                    self.detail.tab = *t;
+                    self.focus = Focus::Detail;
+                } else if self.areas.table.contains(pos) {
+                    self.focus = Focus::Table;
+                    if self.resource == Resource::Images {
+                        let len = self.images.visible.len();
+                        if let Some(i) = self.images.table.row_at(pos.x, pos.y, len) {
+                            self.images.table.selected = i;
+                        }
+                    }
+                } else if self.areas.detail.contains(pos) {
+                    self.focus = Focus::Detail;
+                    match self.detail.tab {
+                        DetailTab::Inspect => {
+                            if let Some(Load::Ready(t)) = self.detail.inspect_mut() {
+                                if let Some(i) = t.line_at(pos.x, pos.y) {
+                                    t.select(i);
+                                }
+                            }
+                        }
+                        DetailTab::History => {
+                            if let Some(Load::Ready(h)) = self.detail.history_mut() {
+                                let len = h.len();
+                                if let Some(i) = h.table.row_at(pos.x, pos.y, len) {
+                                    h.table.selected = i;
+                                }
+                            }
+                        }
+                        DetailTab::Info => {}
+                    }
+                }
+            }
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+                let delta: isize = if ev.kind == MouseEventKind::ScrollDown {
+                    3
+                } else {
+                    -3
+                };
+                if let Some(Popup::Help(h)) = self.popups.last_mut() {
+                    h.scroll(delta);
+                } else if !self.popups.is_empty() {
+                    return;
+                } else if self.areas.table.contains(pos) {
+                    if self.resource == Resource::Images {
+                        let len = self.images.visible.len();
+                        self.images.table.scroll(delta, len);
+                    }
+                } else if self.areas.detail.contains(pos) {
+                    self.scroll_detail(delta);
+                }
+            }
+            _ => return,
+        }
+        self.dirty = true;
+        self.sync_detail();
+    }
+
+    // ---- actions ------------------------------------------------------------------------
+
+    pub fn apply(&mut self, action: Action) {
+        if action == Action::ForceQuit {
+            self.quit();
+            return;
+        }
+        if !self.popups.is_empty() {
+            self.apply_popup(action);
+            return;
+        }
+        if self.input.is_some() {
+            match action {
+                Action::Select => self.submit_input(),
+                Action::Back => self.cancel_input(),
+                _ => {}
+            }
+            return;
+        }
+        if self.focus == Focus::Detail && self.apply_detail(action) {
+            return;
+        }
+        self.apply_main(action);
+    }
+
+    fn apply_popup(&mut self, action: Action) {
+        let Some(top) = self.popups.last_mut() else {
+            return;
+        };
+        match top {
+            Popup::Help(h) => match action {
+                Action::Up => h.scroll(-1),
+                Action::Down => h.scroll(1),
+                Action::HalfPageDown | Action::PageDown => h.scroll(10),
+                Action::HalfPageUp | Action::PageUp => h.scroll(-10),
+                Action::Top => h.scroll(isize::MIN / 2),
+                Action::Bottom => h.scroll(isize::MAX / 2),
+                Action::Back | Action::Select | Action::Quit | Action::Help => {
+                    self.popups.pop();
+                }
+                _ => {}
+            },
+            Popup::Error(_) => {
+                if matches!(action, Action::Back | Action::Select | Action::Quit) {
+                    self.popups.pop();
+                }
+            }
+            Popup::Confirm(_) => match action {
+                Action::Confirm => {
+                    if let Some(Popup::Confirm(c)) = self.popups.pop() {
+                        self.run_pending(c.pending);
+                    }
+                }
+                Action::Cancel | Action::Back => {
+                    self.popups.pop();
+                }
+                _ => {}
+            },
+            Popup::Pull => {
+                let Some(pull) = self.pull.as_mut() else {
+                    self.popups.pop();
+                    return;
+                };
+                if pull.is_input() {
+                    match action {
+                        Action::Select => {
+                            if let Some(reference) = pull.submit() {
+                                self.effect(Effect::Pull(reference));
+                            }
+                        }
+                        Action::Back => {
+                            self.popups.pop();
+                            self.pull = None;
+                        }
+                        _ => {}
+                    }
+                } else if matches!(action, Action::Back | Action::Select | Action::Quit) {
+                    self.popups.pop();
+                    if !pull.running() {
+                        self.pull = None;
+                    }
+                }
+            }
+        }
+    }
+
+    fn run_pending(&mut self, pending: Pending) {
+        match pending {
+            Pending::Remove(reference) => {
+                self.flash(format!("Deleting {reference}…"));
+                self.effect(Effect::RemoveImage(reference));
+            }
+            Pending::Prune => {
+                self.flash("Pruning dangling images…");
+                self.effect(Effect::PruneImages);
+            }
+            Pending::Quit => self.quit(),
+        }
+    }
+
+    fn quit(&mut self) {
+        self.quit = true;
+        self.effect(Effect::Quit);
+    }
+
+    /// Actions the detail pane handles itself; false lets the main handling run.
+    fn apply_detail(&mut self, action: Action) -> bool {
+        let page = self.detail_page();
+        match action {
+            Action::Back => self.focus = Focus::Table,
+            Action::NextTab => self.detail.tab = self.detail.tab.next(),
+            Action::PrevTab => self.detail.tab = self.detail.tab.prev(),
+            Action::Up => self.scroll_detail(-1),
+            Action::Down => self.scroll_detail(1),
+            Action::HalfPageDown => self.scroll_detail((page / 2).max(1) as isize),
+            Action::HalfPageUp => self.scroll_detail(-((page / 2).max(1) as isize)),
+            Action::PageDown => self.scroll_detail(page as isize),
+            Action::PageUp => self.scroll_detail(-(page as isize)),
+            Action::Top => self.scroll_detail(isize::MIN / 2),
+            Action::Bottom => self.scroll_detail(isize::MAX / 2),
+            _ if self.detail.tab == DetailTab::Inspect => {
+                let Some(Load::Ready(tree)) = self.detail.inspect_mut() else {
+                    return false;
+                };
+                match action {
+                    Action::Select | Action::Toggle => tree.toggle(),
+                    Action::FoldAll => tree.fold_all(),
+                    Action::UnfoldAll => tree.unfold_all(),
+                    Action::NextMatch | Action::PrevMatch => {
+                        let fwd = action == Action::NextMatch;
+                        if tree.search().is_empty() {
+                            self.flash("no search: press / to search the tree");
+                        } else if !tree.search_next(fwd) {
+                            let q = tree.search().to_string();
+                            self.flash(format!("no match for {q:?}"));
+                        }
+                    }
+                    Action::Filter => {
+                        let saved = tree.search().to_string();
+                        self.input = Some(InputState {
+                            kind: InputKind::Search,
+                            line: LineInput::new(&saved),
+                            saved,
+                        });
+                    }
+                    _ => return false,
+                }
+            }
+            Action::Select | Action::Toggle => {}
+            _ => return false,
+        }
+        true
+    }
+
+    fn detail_page(&self) -> usize {
+        (self.areas.detail.height.saturating_sub(3) as usize).max(1)
+    }
+
+    fn scroll_detail(&mut self, delta: isize) {
+        match self.detail.tab {
+            DetailTab::Info => {
+                let d = delta.clamp(i16::MIN as isize, i16::MAX as isize) as i16;
+                self.detail.info_scroll = self.detail.info_scroll.saturating_add_signed(d);
+            }
+            DetailTab::Inspect => {
+                if let Some(Load::Ready(t)) = self.detail.inspect_mut() {
+                    if delta.abs() == 3 {
+                        t.scroll(delta);
+                    } else if delta < 0 {
+                        t.up(delta.unsigned_abs());
+                    } else {
+                        t.down(delta as usize);
+                    }
+                }
+            }
+            DetailTab::History => {
+                if let Some(Load::Ready(h)) = self.detail.history_mut() {
+                    let len = h.len();
+                    if delta.abs() == 3 {
+                        h.table.scroll(delta, len);
+                    } else if delta < 0 {
+                        h.table.up(delta.unsigned_abs());
+                    } else {
+                        h.table.down(delta as usize, len);
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply_main(&mut self, action: Action) {
+        let images = self.resource == Resource::Images;
+        let len = self.images.visible.len();
+        let t = &mut self.images.table;
+        let page = t.page();
+        match action {
+            Action::Up if images => t.up(1),
+            Action::Down if images => t.down(1, len),
+            Action::Top if images => t.top(),
+            Action::Bottom if images => t.bottom(len),
+            Action::HalfPageDown if images => t.down((page / 2).max(1), len),
+            Action::HalfPageUp if images => t.up((page / 2).max(1)),
+            Action::PageDown if images => t.down(page, len),
+            Action::PageUp if images => t.up(page),
+            Action::NextTab => self.show(Resource::ALL[(self.resource.index() + 1) % 4]),
+            Action::PrevTab => self.show(Resource::ALL[(self.resource.index() + 3) % 4]),
+            Action::ShowContainers => self.show(Resource::Containers),
+            Action::ShowImages => self.show(Resource::Images),
+            Action::ShowVolumes => self.show(Resource::Volumes),
+            Action::ShowNetworks => self.show(Resource::Networks),
+            Action::Select if images && self.images.selected().is_some() => {
+                self.focus = Focus::Detail;
+            }
+            Action::Back => {
+                if images && !self.images.filter.is_empty() {
+                    self.images.set_filter("");
+                }
+                self.focus = Focus::Table;
+            }
+            Action::Filter => {
+                self.focus = Focus::Table;
+                if images {
+                    let saved = self.images.filter.clone();
+                    self.input = Some(InputState {
+                        kind: InputKind::Filter,
+                        line: LineInput::new(&saved),
+                        saved,
+                    });
+                } else {
+                    self.flash(format!(
+                        "nothing to filter: no {} yet",
+                        self.resource.title().to_lowercase()
+                    ));
+                }
+            }
+            Action::Command => {
+                self.input = Some(InputState {
+                    kind: InputKind::Command,
+                    line: LineInput::default(),
+                    saved: String::new(),
+                });
+            }
+            Action::Help => self.popups.push(Popup::Help(HelpState::default())),
+            Action::Quit => {
+                if self.pulling() {
+                    self.popups
+                        .push(Popup::Confirm(ConfirmState::quit_while_pulling(
+                            self.pull
+                                .as_ref()
+                                .map(|p| p.reference())
+                                .unwrap_or_default(),
+                        )));
+                } else {
+                    self.quit();
+                }
+            }
+            Action::ToggleMouse => {
+                self.mouse = !self.mouse;
+                self.effect(Effect::SetMouse(self.mouse));
+                self.flash(if self.mouse {
+                    "mouse captured: click selects, wheel scrolls"
+                } else {
+                    "mouse released: select text with the terminal; m captures it again"
+                });
+            }
+            Action::Pull => self.open_pull(None),
+            Action::Delete | Action::Prune | Action::History | Action::Inspect | Action::Copy
+                if !images =>
+            {
+                self.flash(format!(
+                    "no {} here yet: this engine has images only",
+                    self.resource.title().to_lowercase()
+                ));
+            }
+            Action::Prune => self.ask_prune(),
+            Action::Delete | Action::History | Action::Inspect | Action::Copy => {
+                let Some(row) = self.images.selected().cloned() else {
+                    self.flash("no image selected");
+                    return;
+                };
+                match action {
+                    Action::Delete => {
+                        let c = ConfirmState::delete_image(&row, self.images.summary(&row));
+                        self.popups.push(Popup::Confirm(c));
+                    }
+                    Action::History => {
+                        self.detail.tab = DetailTab::History;
+                        self.focus = Focus::Detail;
+                    }
+                    Action::Inspect => {
+                        self.detail.tab = DetailTab::Inspect;
+                        self.focus = Focus::Detail;
+                    }
+                    _ => {
+                        self.effect(Effect::Copy(row.id.clone()));
+                        self.flash(format!("copied {} (OSC 52)", row.id));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn show(&mut self, r: Resource) {
+        self.resource = r;
+        self.focus = Focus::Table;
+    }
+
+    fn open_pull(&mut self, reference: Option<String>) {
+        if self.pulling() {
+            // One pull at a time: show the one running.
+            if !matches!(self.popups.last(), Some(Popup::Pull)) {
+                self.popups.push(Popup::Pull);
+            }
+            if reference.is_some() {
+                self.flash("a pull is already running");
+            }
+            return;
+        }
+        let mut pull = PullState::new();
+        if let Some(r) = reference {
+            if let Some(line) = pull.input_mut() {
+                line.insert_str(&r);
+            }
+            match pull.submit() {
+                Some(r) => self.effect(Effect::Pull(r)),
+                None => {
+                    // Invalid: leave the input open with the message.
+                }
+            }
+        }
+        self.pull = Some(pull);
+        self.popups.retain(|p| !matches!(p, Popup::Pull));
+        self.popups.push(Popup::Pull);
+    }
+
+    fn ask_prune(&mut self) {
+        let dangling: Vec<_> = self
+            .images
+            .summaries
+            .iter()
+            .filter(|s| s.repo_tags.is_empty())
+            .cloned()
+            .collect();
+        if dangling.is_empty() {
+            self.flash("nothing to prune: no dangling images");
+            return;
+        }
+        self.popups
+            .push(Popup::Confirm(ConfirmState::prune(&dangling, self.now)));
+    }
+
+    fn submit_input(&mut self) {
+        let Some(input) = self.input.take() else {
+            return;
+        };
+        match input.kind {
+            InputKind::Filter => self.images.set_filter(input.line.text()),
+            InputKind::Search => {
+                if let Some(Load::Ready(tree)) = self.detail.inspect_mut() {
+                    tree.set_search(input.line.text());
+                    if !input.line.text().is_empty() && !tree.search_next(true) {
+                        let q = input.line.text().to_string();
+                        self.flash(format!("no match for {q:?}"));
+                    }
+                }
+            }
+            InputKind::Command => match command::parse(input.line.text()) {
+                Ok(None) => {}
+                Ok(Some(cmd)) => self.run_command(cmd),
+                Err(e) => self.error("Command", e),
+            },
+        }
+    }
+
+    fn cancel_input(&mut self) {
+        let Some(input) = self.input.take() else {
+            return;
+        };
+        match input.kind {
+            InputKind::Filter => self.images.set_filter(&input.saved),
+            InputKind::Search => {
+                if let Some(Load::Ready(tree)) = self.detail.inspect_mut() {
+                    tree.set_search(&input.saved);
+                }
+            }
+            InputKind::Command => {}
+        }
+    }
+
+    fn run_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Pull(r) => self.open_pull(r),
+            Command::Show(r) => self.show(r),
+            Command::Help => self.popups.push(Popup::Help(HelpState::default())),
+            Command::Quit => self.apply_main(Action::Quit),
+        }
+    }
+
+    // ---- notifications ------------------------------------------------------------------
+
+    pub fn on_notification(&mut self, n: Notification) {
+        self.dirty = true;
+        match n {
+            Notification::StoreChanged => self.effect(Effect::LoadImages),
+            Notification::ImagesLoaded(Ok(images)) => {
+                let select = self.select_after_load.take();
+                self.images.set_images(images, self.now, select.as_deref());
+                self.detail.images_changed(&self.images);
+            }
+            Notification::ImagesLoaded(Err(e)) => {
+                self.images.loaded = true;
+                self.error("Cannot list images", e);
+            }
+            Notification::HistoryLoaded { id, result } => {
+                let now = self.now;
+                self.detail.history_loaded(&id, result, now);
+            }
+            Notification::InspectLoaded { id, result } => self.detail.inspect_loaded(&id, result),
+            Notification::PullProgress(info) => {
+                if let Some(p) = self.pull.as_mut() {
+                    p.progress(&info);
+                }
+            }
+            Notification::PullDone(Ok(reference)) => {
+                if let Some(p) = self.pull.as_mut() {
+                    p.finish(Ok(reference.clone()));
+                }
+                if !matches!(self.popups.last(), Some(Popup::Pull)) {
+                    self.pull = None;
+                }
+                self.flash(format!("pulled {reference}"));
+                self.select_after_load = Some(reference);
+                self.effect(Effect::LoadImages);
+            }
+            Notification::PullDone(Err(e)) => {
+                let reference = self
+                    .pull
+                    .as_ref()
+                    .map(|p| p.reference())
+                    .unwrap_or_default();
+                self.pull = None;
+                self.popups.retain(|p| !matches!(p, Popup::Pull));
+                self.error("Pull failed", format!("{reference}: {e}"));
+                self.effect(Effect::LoadImages);
+            }
+            Notification::Removed { reference, result } => match result {
+                Ok(items) => {
+                    let untagged = items.iter().filter(|i| i.untagged.is_some()).count();
+                    let deleted = items.iter().filter(|i| i.deleted.is_some()).count();
+                    self.flash(match (untagged, deleted) {
+                        (_, 0) => format!("untagged {reference}"),
+                        _ => format!("deleted {reference} ({deleted} layers and blobs removed)"),
+                    });
+                    self.effect(Effect::LoadImages);
+                }
+                Err(e) => self.error("Cannot delete", format!("{reference}: {e}")),
+            },
+            Notification::Pruned(Ok(resp)) => {
+                let n = resp
+                    .images_deleted
+                    .as_ref()
+                    .map(|v| v.iter().filter(|i| i.deleted.is_some()).count())
+                    .unwrap_or(0);
+                let space = resp.space_reclaimed.unwrap_or(0);
+                self.flash(format!(
+                    "pruned: {n} objects deleted, {} reclaimed",
+                    human_size(space as f64)
+                ));
+                self.effect(Effect::LoadImages);
+            }
+            Notification::Pruned(Err(e)) => self.error("Cannot prune", e),
+            Notification::Error(e) => self.error("Error", e),
+        }
+        self.sync_detail();
+    }
+
+    /// Refreshes relative times; true when a label changed.
+    pub fn tick(&mut self, now: i64) -> bool {
+        self.now = now;
+        let changed = self.images.refresh_ages(now);
+        self.dirty |= changed;
+        changed
+    }
+
+    /// Asks for what the detail pane shows and does not have yet.
+    fn sync_detail(&mut self) {
+        if self.resource != Resource::Images {
+            return;
+        }
+        let Some(id) = self.images.selected().map(|r| r.id.clone()) else {
+            return;
+        };
+        match self.detail.tab {
+            DetailTab::History => {
+                if self.detail.history_id() != Some(id.as_str()) {
+                    self.detail.history = Some((id.clone(), Load::Loading));
+                    self.effect(Effect::LoadHistory(id));
+                }
+            }
+            DetailTab::Inspect => {
+                if self.detail.inspect_id() != Some(id.as_str()) || self.detail.inspect_stale {
+                    if self.detail.inspect_id() != Some(id.as_str()) {
+                        self.detail.inspect = Some((id.clone(), Load::Loading));
+                    }
+                    self.detail.inspect_stale = false;
+                    self.effect(Effect::LoadInspect(id));
+                }
+            }
+            DetailTab::Info => {}
+        }
+    }
+}

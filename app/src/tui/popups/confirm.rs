@@ -1,0 +1,159 @@
+//! Yes/no before anything is destroyed: what goes, and the space it frees.
+
+use super::super::action::Action;
+use super::super::app::App;
+use super::super::views::age;
+use super::super::views::images::{short_id, ImageRow};
+use super::{centered, frame, hint_line, wrapped_height};
+use crate::cli::format::human_size;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+use rdesk_engine::models::ImageSummary;
+use rdesk_widgets::text::truncate;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pending {
+    /// `rmi` of a tag, or of an ID for an untagged image.
+    Remove(String),
+    Prune,
+    Quit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmState {
+    pub title: String,
+    /// What goes, one item a line.
+    pub items: Vec<String>,
+    /// The consequence: space freed, what stays.
+    pub summary: String,
+    pub pending: Pending,
+}
+
+impl ConfirmState {
+    pub fn delete_image(row: &ImageRow, s: &ImageSummary) -> Self {
+        if !row.dangling && s.repo_tags.len() > 1 {
+            let others: Vec<&str> = s
+                .repo_tags
+                .iter()
+                .filter(|t| **t != row.reference)
+                .map(String::as_str)
+                .collect();
+            return ConfirmState {
+                title: "Untag image?".into(),
+                items: vec![format!("untag   {}", row.reference)],
+                summary: format!(
+                    "The image stays, still tagged {}. Frees nothing.",
+                    others.join(", ")
+                ),
+                pending: Pending::Remove(row.reference.clone()),
+            };
+        }
+        let mut items: Vec<String> = s.repo_tags.iter().map(|t| format!("untag   {t}")).collect();
+        items.extend(s.repo_digests.iter().map(|d| format!("untag   {d}")));
+        items.push(format!(
+            "delete  {}  {}",
+            short_id(&s.id),
+            human_size(s.size as f64)
+        ));
+        ConfirmState {
+            title: "Delete image?".into(),
+            items,
+            summary: format!(
+                "Frees up to {} (layers another image shares stay).",
+                human_size(s.size as f64)
+            ),
+            pending: Pending::Remove(row.reference.clone()),
+        }
+    }
+
+    /// `dangling`: the untagged images `image prune` removes.
+    pub fn prune(dangling: &[ImageSummary], now: i64) -> Self {
+        let total: i64 = dangling.iter().map(|s| s.size).sum();
+        ConfirmState {
+            title: format!(
+                "Prune {} dangling image{}?",
+                dangling.len(),
+                if dangling.len() == 1 { "" } else { "s" }
+            ),
+            items: dangling
+                .iter()
+                .map(|s| {
+                    format!(
+                        "delete  {}  {:>8}  created {}",
+                        short_id(&s.id),
+                        human_size(s.size as f64),
+                        age(s.created, now)
+                    )
+                })
+                .collect(),
+            summary: format!(
+                "Frees up to {}, and any layer no image uses.",
+                human_size(total as f64)
+            ),
+            pending: Pending::Prune,
+        }
+    }
+
+    pub fn quit_while_pulling(reference: String) -> Self {
+        ConfirmState {
+            title: "Quit?".into(),
+            items: vec![format!("The pull of {reference} is still running.")],
+            summary: "Quitting stops it; the partial download is cleaned up on the next run."
+                .into(),
+            pending: Pending::Quit,
+        }
+    }
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &ConfirmState) {
+    let st = &app.theme.styles;
+    let w = 76u16.min(area.width.saturating_sub(4)).max(20);
+    let text_w = w.saturating_sub(4) as usize;
+    let summary_h = wrapped_height(&c.summary, text_w) as u16;
+    // Rows for the items: as many as fit, the rest counted.
+    let room = area.height.saturating_sub(summary_h + 6).max(1) as usize;
+    let (shown, more) = if c.items.len() > room {
+        (
+            room.saturating_sub(1),
+            c.items.len() - room.saturating_sub(1),
+        )
+    } else {
+        (c.items.len(), 0)
+    };
+    let h = shown as u16 + (more > 0) as u16 + summary_h + 4;
+    let r = centered(area, w, h);
+    let title = Line::from(Span::styled(format!(" {} ", c.title), st.title));
+    let hint = hint_line(app, &[(Action::Confirm, "yes"), (Action::Cancel, "no")]);
+    let inner = frame(f, r, app, title, hint, false);
+    let w = inner.width as usize;
+    let mut lines: Vec<Line> = c
+        .items
+        .iter()
+        .take(shown)
+        .map(|i| Line::from(Span::styled(truncate(i, w), st.text)))
+        .collect();
+    if more > 0 {
+        lines.push(Line::from(Span::styled(
+            format!("… and {more} more"),
+            st.dim,
+        )));
+    }
+    let items_h = lines.len() as u16;
+    let items = Rect {
+        y: inner.y + 1,
+        height: items_h.min(inner.height.saturating_sub(1)),
+        ..inner
+    };
+    f.render_widget(Paragraph::new(lines), items);
+    let summary = Rect {
+        y: items.bottom() + 1,
+        height: inner.bottom().saturating_sub(items.bottom() + 1),
+        ..inner
+    };
+    f.render_widget(
+        Paragraph::new(Span::styled(c.summary.clone(), st.header)).wrap(Wrap { trim: false }),
+        summary,
+    );
+}

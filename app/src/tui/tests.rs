@@ -1,0 +1,674 @@
+//! Snapshot tests of every view and dialog (ratatui `TestBackend` + insta), and the
+//! behaviour behind the keys, driven with plain data: no engine, no terminal.
+
+use super::app::{App, Focus, Resource};
+use super::event::{Effect, Notification};
+use super::keymap::KeyMap;
+use super::popups::Popup;
+use super::theme::Theme;
+use super::views;
+use super::views::detail::DetailTab;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use rdesk_engine::models::{
+    CreateImageInfo, HistoryResponseItem, ImageDeleteResponseItem, ImageSummary, ProgressDetail,
+};
+use serde_json::json;
+
+const NOW: i64 = 1_700_000_000;
+const BUSYBOX: &str = "sha256:6d5d2b2c1a6e4b1b9c0f8a1d3e5f7a9b2c4d6e8f0a1b3c5d7e9f1a2b3c4d5e6f";
+const ALPINE: &str = "sha256:a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+const DANGLING: &str = "sha256:0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+fn image(id: &str, tags: &[&str], created_ago: i64, size: i64) -> ImageSummary {
+    ImageSummary {
+        id: id.into(),
+        repo_tags: tags.iter().map(|t| t.to_string()).collect(),
+        repo_digests: tags
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}@sha256:{}",
+                    t.rsplit_once(':').unwrap().0,
+                    "ab".repeat(32)
+                )
+            })
+            .collect(),
+        created: NOW - created_ago,
+        size,
+        shared_size: -1,
+        virtual_size: Some(size),
+        containers: -1,
+        ..Default::default()
+    }
+}
+
+fn three_images() -> Vec<ImageSummary> {
+    let mut dangling = image(DANGLING, &[], 86_400 * 40, 7_340_032);
+    dangling.repo_digests.clear();
+    let mut busybox = image(BUSYBOX, &["busybox:latest"], 3600 * 5, 4_261_550);
+    busybox
+        .labels
+        .insert("org.opencontainers.image.title".into(), "busybox".into());
+    vec![
+        busybox,
+        image(ALPINE, &["alpine:3.20"], 86_400 * 3, 7_800_000),
+        dangling,
+    ]
+}
+
+fn app() -> App {
+    let mut app = App::new(
+        Theme::monochrome(),
+        KeyMap::default(),
+        "/var/lib/rdesk".into(),
+        NOW,
+    );
+    app.mouse = true;
+    app
+}
+
+fn loaded(images: Vec<ImageSummary>) -> App {
+    let mut a = app();
+    a.on_notification(Notification::ImagesLoaded(Ok(images)));
+    a.take_effects();
+    a
+}
+
+fn render(app: &mut App, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| views::draw(f, app)).unwrap();
+    let buf = term.backend().buffer();
+    let mut out = String::new();
+    for y in 0..h {
+        let mut line = String::new();
+        for x in 0..w {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn press(app: &mut App, code: KeyCode) {
+    app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
+}
+fn ch(app: &mut App, c: char) {
+    press(app, KeyCode::Char(c));
+}
+fn ctrl(app: &mut App, c: char) {
+    app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
+}
+fn typ(app: &mut App, s: &str) {
+    for c in s.chars() {
+        ch(app, c);
+    }
+}
+
+fn history() -> Vec<HistoryResponseItem> {
+    vec![
+        HistoryResponseItem {
+            id: BUSYBOX.into(),
+            created: NOW - 3600 * 5,
+            created_by: "/bin/sh -c #(nop)  CMD [\"sh\"]".into(),
+            tags: vec!["busybox:latest".into()],
+            size: 0,
+            comment: String::new(),
+        },
+        HistoryResponseItem {
+            id: "<missing>".into(),
+            created: NOW - 3600 * 5,
+            created_by: "/bin/sh -c #(nop) ADD file:6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f in / ".into(),
+            tags: vec![],
+            size: 4_261_550,
+            comment: String::new(),
+        },
+        HistoryResponseItem {
+            id: "<missing>".into(),
+            created: NOW - 86_400 * 20,
+            created_by: "LABEL org.opencontainers.image.title=busybox".into(),
+            tags: vec![],
+            size: 0,
+            comment: "buildkit.dockerfile.v0".into(),
+        },
+    ]
+}
+
+fn inspect_doc() -> serde_json::Value {
+    json!({
+        "Architecture": "amd64",
+        "Config": {
+            "Cmd": ["sh"],
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "Labels": {"org.opencontainers.image.title": "busybox"}
+        },
+        "Created": "2023-11-14T17:13:20Z",
+        "Id": BUSYBOX,
+        "Os": "linux",
+        "RepoDigests": [format!("busybox@sha256:{}", "ab".repeat(32))],
+        "RepoTags": ["busybox:latest"],
+        "RootFS": {"Layers": ["sha256:3d5f"], "Type": "layers"},
+        "Size": 4261550
+    })
+}
+
+// ---- snapshots ----------------------------------------------------------------------------
+
+#[test]
+fn first_frame_before_the_list_loads() {
+    let mut a = app();
+    insta::assert_snapshot!(render(&mut a, 80, 24));
+}
+
+#[test]
+fn empty_engine_80x24() {
+    let mut a = loaded(vec![]);
+    insta::assert_snapshot!(render(&mut a, 80, 24));
+}
+
+#[test]
+fn three_images_80x24() {
+    let mut a = loaded(three_images());
+    insta::assert_snapshot!(render(&mut a, 80, 24));
+}
+
+#[test]
+fn three_images_200x50() {
+    let mut a = loaded(three_images());
+    ch(&mut a, 'j');
+    insta::assert_snapshot!(render(&mut a, 200, 50));
+}
+
+#[test]
+fn long_names_80x24() {
+    let mut imgs = three_images();
+    imgs.push(image(
+        "sha256:5555555555555555555555555555555555555555555555555555555555555555",
+        &["registry.internal.example.com:5000/team-with-a-long-name/service-with-an-even-longer-name:v2024.11.14-build.1234-gabcdef0"],
+        30,
+        123_456_789,
+    ));
+    let mut a = loaded(imgs);
+    insta::assert_snapshot!(render(&mut a, 80, 24));
+}
+
+#[test]
+fn filter_highlights_and_narrows() {
+    let mut a = loaded(three_images());
+    ch(&mut a, '/');
+    typ(&mut a, "bbx");
+    insta::assert_snapshot!(render(&mut a, 80, 24));
+    assert_eq!(a.images.visible.len(), 1);
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.images.filter, "bbx");
+    press(&mut a, KeyCode::Esc);
+    assert_eq!(a.images.filter, "");
+    assert_eq!(a.images.visible.len(), 3);
+}
+
+#[test]
+fn containers_tab_is_empty_with_a_note() {
+    let mut a = loaded(three_images());
+    ch(&mut a, '1');
+    assert_eq!(a.resource, Resource::Containers);
+    insta::assert_snapshot!(render(&mut a, 120, 20));
+}
+
+#[test]
+fn help_overlay() {
+    let mut a = loaded(three_images());
+    ch(&mut a, '?');
+    insta::assert_snapshot!("help_overlay_80x24", render(&mut a, 80, 24));
+    insta::assert_snapshot!("help_overlay_200x50", render(&mut a, 200, 50));
+    ch(&mut a, 'q');
+    assert!(
+        a.popups.is_empty() && !a.quit,
+        "q closes the help, it does not quit"
+    );
+}
+
+#[test]
+fn pull_popup_input() {
+    let mut a = loaded(three_images());
+    ch(&mut a, 'p');
+    typ(&mut a, "127.0.0.1:5000/library/busybox");
+    insta::assert_snapshot!(render(&mut a, 80, 24));
+}
+
+#[test]
+fn pull_popup_rejects_a_bad_reference() {
+    let mut a = loaded(vec![]);
+    ch(&mut a, 'p');
+    typ(&mut a, "Not A Reference");
+    press(&mut a, KeyCode::Enter);
+    assert!(a.take_effects().is_empty());
+    let out = render(&mut a, 80, 24);
+    assert!(out.contains("invalid reference format"), "{out}");
+}
+
+fn progress(id: Option<&str>, status: &str, cur_total: Option<(i64, i64)>) -> Notification {
+    Notification::PullProgress(CreateImageInfo {
+        id: id.map(str::to_string),
+        status: Some(status.into()),
+        progress_detail: cur_total.map(|(c, t)| ProgressDetail {
+            current: Some(c),
+            total: Some(t),
+        }),
+        ..Default::default()
+    })
+}
+
+#[test]
+fn pull_popup_mid_progress_three_layers() {
+    let mut a = loaded(three_images());
+    ch(&mut a, 'p');
+    typ(&mut a, "registry.local:5000/team/app:1.2");
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::Pull("registry.local:5000/team/app:1.2".into())]
+    );
+    for n in [
+        progress(Some("1.2"), "Pulling from team/app", None),
+        progress(Some("4a1f2b3c4d5e"), "Pulling fs layer", None),
+        progress(Some("9c8d7e6f5a4b"), "Pulling fs layer", None),
+        progress(Some("0123456789ab"), "Pulling fs layer", None),
+        progress(
+            Some("4a1f2b3c4d5e"),
+            "Downloading",
+            Some((2_000_000, 2_000_000)),
+        ),
+        progress(Some("4a1f2b3c4d5e"), "Pull complete", None),
+        progress(
+            Some("9c8d7e6f5a4b"),
+            "Downloading",
+            Some((1_500_000, 6_000_000)),
+        ),
+        progress(
+            Some("0123456789ab"),
+            "Downloading",
+            Some((100_000, 1_000_000)),
+        ),
+    ] {
+        a.on_notification(n);
+    }
+    insta::assert_snapshot!("pull_progress_80x24", render(&mut a, 80, 24));
+    insta::assert_snapshot!("pull_progress_200x50", render(&mut a, 200, 50));
+    // Esc hides it; the pull goes on and shows in the header.
+    press(&mut a, KeyCode::Esc);
+    assert!(a.popups.is_empty() && a.pulling());
+    let out = render(&mut a, 120, 24);
+    assert!(
+        out.contains("pulling registry.local:5000/team/app:1.2 40%"),
+        "{out}"
+    );
+    // q while pulling asks first.
+    ch(&mut a, 'q');
+    assert!(!a.quit && matches!(a.popups.last(), Some(Popup::Confirm(_))));
+    ch(&mut a, 'n');
+    assert!(!a.quit && a.popups.is_empty());
+    // Done: the list reloads and selects what was pulled.
+    a.on_notification(Notification::PullDone(Ok(
+        "registry.local:5000/team/app:1.2".into(),
+    )));
+    assert!(a.take_effects().contains(&Effect::LoadImages));
+    assert!(a.pull.is_none());
+    let mut imgs = three_images();
+    imgs.push(image(
+        "sha256:7777777777777777777777777777777777777777777777777777777777777777",
+        &["registry.local:5000/team/app:1.2"],
+        86_400 * 400,
+        9_000_000,
+    ));
+    a.on_notification(Notification::ImagesLoaded(Ok(imgs)));
+    assert_eq!(
+        a.images.selected().unwrap().reference,
+        "registry.local:5000/team/app:1.2"
+    );
+}
+
+#[test]
+fn pull_failure_is_an_error_message() {
+    let mut a = loaded(vec![]);
+    ch(&mut a, ':');
+    typ(&mut a, "pull nosuch/thing");
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.take_effects(), vec![Effect::Pull("nosuch/thing".into())]);
+    a.on_notification(Notification::PullDone(Err(
+        "pull access denied for nosuch/thing, repository does not exist or may require authorization".into(),
+    )));
+    insta::assert_snapshot!(render(&mut a, 80, 24));
+    press(&mut a, KeyCode::Esc);
+    assert!(a.popups.is_empty());
+}
+
+#[test]
+fn delete_confirmation() {
+    let mut a = loaded(three_images());
+    ch(&mut a, 'd');
+    insta::assert_snapshot!(render(&mut a, 80, 24));
+    ch(&mut a, 'y');
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::RemoveImage("busybox:latest".into())]
+    );
+    assert!(a.popups.is_empty());
+    a.on_notification(Notification::Removed {
+        reference: "busybox:latest".into(),
+        result: Ok(vec![
+            ImageDeleteResponseItem {
+                untagged: Some("busybox:latest".into()),
+                deleted: None,
+            },
+            ImageDeleteResponseItem {
+                untagged: None,
+                deleted: Some(BUSYBOX.into()),
+            },
+        ]),
+    });
+    assert_eq!(a.take_effects(), vec![Effect::LoadImages]);
+    assert!(a
+        .status
+        .as_ref()
+        .unwrap()
+        .text
+        .starts_with("deleted busybox:latest"));
+}
+
+#[test]
+fn delete_of_one_tag_among_several_untags() {
+    let mut imgs = three_images();
+    imgs[0].repo_tags.push("busybox:1.36".into());
+    let mut a = loaded(imgs);
+    ch(&mut a, 'd');
+    let out = render(&mut a, 80, 24);
+    assert!(
+        out.contains("Untag image?") && out.contains("Frees nothing"),
+        "{out}"
+    );
+    press(&mut a, KeyCode::Esc);
+    assert!(a.popups.is_empty() && a.take_effects().is_empty());
+}
+
+#[test]
+fn prune_confirmation() {
+    let mut a = loaded(three_images());
+    ch(&mut a, 'P');
+    insta::assert_snapshot!(render(&mut a, 80, 24));
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.take_effects(), vec![Effect::PruneImages]);
+}
+
+#[test]
+fn prune_with_nothing_dangling_says_so() {
+    let mut a = loaded(three_images()[..2].to_vec());
+    ch(&mut a, 'P');
+    assert!(a.popups.is_empty());
+    assert!(a.status.as_ref().unwrap().text.contains("nothing to prune"));
+}
+
+#[test]
+fn error_message() {
+    let mut a = loaded(three_images());
+    a.on_notification(Notification::Error(
+        "cannot read /var/lib/rdesk/images.json: permission denied (run rdesk as root: sudo rdesk)"
+            .into(),
+    ));
+    insta::assert_snapshot!(render(&mut a, 80, 24));
+    press(&mut a, KeyCode::Enter);
+    assert!(a.popups.is_empty());
+}
+
+#[test]
+fn history_view() {
+    let mut a = loaded(three_images());
+    ch(&mut a, 'h');
+    assert_eq!(a.focus, Focus::Detail);
+    assert_eq!(a.detail.tab, DetailTab::History);
+    assert_eq!(a.take_effects(), vec![Effect::LoadHistory(BUSYBOX.into())]);
+    a.on_notification(Notification::HistoryLoaded {
+        id: BUSYBOX.into(),
+        result: Ok(history()),
+    });
+    ch(&mut a, 'j');
+    insta::assert_snapshot!("history_80x24", render(&mut a, 80, 24));
+    insta::assert_snapshot!("history_200x50", render(&mut a, 200, 50));
+    // Back to the table; moving the selection loads the next image's history.
+    press(&mut a, KeyCode::Esc);
+    ch(&mut a, 'j');
+    assert_eq!(a.take_effects(), vec![Effect::LoadHistory(ALPINE.into())]);
+}
+
+#[test]
+fn inspect_tree_unfolded_and_folded() {
+    let mut a = loaded(three_images());
+    ch(&mut a, 'i');
+    assert_eq!(a.take_effects(), vec![Effect::LoadInspect(BUSYBOX.into())]);
+    a.on_notification(Notification::InspectLoaded {
+        id: BUSYBOX.into(),
+        result: Ok(inspect_doc()),
+    });
+    insta::assert_snapshot!("inspect_unfolded", render(&mut a, 100, 40));
+    ch(&mut a, '-');
+    insta::assert_snapshot!("inspect_folded", render(&mut a, 100, 40));
+    // Search unfolds to the match; n moves on.
+    ch(&mut a, '/');
+    typ(&mut a, "path=");
+    press(&mut a, KeyCode::Enter);
+    let out = render(&mut a, 100, 40);
+    assert!(out.contains("\"PATH=/usr/local/sbin"), "{out}");
+    assert!(out.contains("/path= (1 matches)"), "{out}");
+    // Enter on a folded object opens it.
+    ch(&mut a, 'g');
+    ch(&mut a, 'j');
+    ch(&mut a, 'j');
+    press(&mut a, KeyCode::Enter);
+}
+
+#[test]
+fn command_bar() {
+    let mut a = loaded(three_images());
+    ch(&mut a, ':');
+    typ(&mut a, "netw");
+    insta::assert_snapshot!(render(&mut a, 80, 24));
+    typ(&mut a, "orks");
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.resource, Resource::Networks);
+    ch(&mut a, ':');
+    typ(&mut a, "bogus");
+    press(&mut a, KeyCode::Enter);
+    assert!(matches!(a.popups.last(), Some(Popup::Error(_))));
+    press(&mut a, KeyCode::Esc);
+    ch(&mut a, ':');
+    typ(&mut a, "q");
+    press(&mut a, KeyCode::Enter);
+    assert!(a.quit);
+}
+
+// ---- behaviour ----------------------------------------------------------------------------
+
+#[test]
+fn vim_keys_move_the_selection() {
+    let mut imgs = Vec::new();
+    for i in 0..40 {
+        imgs.push(image(
+            &format!("sha256:{:064x}", i + 1),
+            &[&format!("app{i:02}:latest")],
+            1000 + i,
+            1000,
+        ));
+    }
+    let mut a = loaded(imgs);
+    render(&mut a, 80, 24);
+    ch(&mut a, 'G');
+    assert_eq!(a.images.table.selected, 39);
+    ch(&mut a, 'g');
+    assert_eq!(a.images.table.selected, 0);
+    ctrl(&mut a, 'd');
+    let half = a.images.table.selected;
+    assert!(half >= 2, "{half}");
+    ctrl(&mut a, 'u');
+    assert_eq!(a.images.table.selected, 0);
+    press(&mut a, KeyCode::Down);
+    ch(&mut a, 'j');
+    ch(&mut a, 'k');
+    assert_eq!(a.images.table.selected, 1);
+    press(&mut a, KeyCode::Tab);
+    assert_eq!(a.resource, Resource::Volumes);
+    ch(&mut a, '2');
+    assert_eq!(a.resource, Resource::Images);
+}
+
+#[test]
+fn selection_survives_a_reload() {
+    let mut a = loaded(three_images());
+    ch(&mut a, 'j');
+    assert_eq!(a.images.selected().unwrap().reference, "alpine:3.20");
+    a.on_notification(Notification::StoreChanged);
+    assert_eq!(a.take_effects(), vec![Effect::LoadImages]);
+    let mut imgs = three_images();
+    imgs.insert(
+        0,
+        image(
+            "sha256:9999999999999999999999999999999999999999999999999999999999999999",
+            &["new:1"],
+            1,
+            10,
+        ),
+    );
+    a.on_notification(Notification::ImagesLoaded(Ok(imgs)));
+    assert_eq!(a.images.selected().unwrap().reference, "alpine:3.20");
+}
+
+#[test]
+fn mouse_selects_scrolls_and_can_be_released() {
+    let mut a = loaded(three_images());
+    render(&mut a, 80, 24);
+    let rows = a.images.table.rows_area;
+    let click = |x, y| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: x,
+        row: y,
+        modifiers: KeyModifiers::NONE,
+    };
+    a.on_mouse(click(rows.x + 2, rows.y + 2));
+    assert_eq!(a.images.selected().unwrap().id, DANGLING);
+    // A click on a tab switches to it.
+    let (tab, _) = a.areas.tabs[0];
+    a.on_mouse(click(tab.x + 1, tab.y));
+    assert_eq!(a.resource, Resource::Containers);
+    ch(&mut a, 'm');
+    assert_eq!(a.take_effects(), vec![Effect::SetMouse(false)]);
+    assert!(render(&mut a, 80, 24).contains("mouse released"));
+}
+
+#[test]
+fn copy_sends_the_full_id() {
+    let mut a = loaded(three_images());
+    ch(&mut a, 'y');
+    assert_eq!(a.take_effects(), vec![Effect::Copy(BUSYBOX.into())]);
+}
+
+#[test]
+fn quit_and_ctrl_c() {
+    let mut a = loaded(vec![]);
+    ch(&mut a, 'q');
+    assert!(a.quit);
+    let mut a = loaded(vec![]);
+    ch(&mut a, '/');
+    ctrl(&mut a, 'c');
+    assert!(a.quit, "ctrl-c quits even from an input");
+}
+
+#[test]
+fn ages_tick_only_marks_dirty_on_change() {
+    let mut a = loaded(three_images());
+    a.dirty = false;
+    assert!(!a.tick(NOW + 1));
+    assert!(!a.dirty);
+    assert!(a.tick(NOW + 3600));
+    assert!(a.dirty);
+}
+
+#[test]
+fn resource_actions_elsewhere_explain_themselves() {
+    let mut a = loaded(three_images());
+    ch(&mut a, '3');
+    ch(&mut a, 'd');
+    assert!(a.popups.is_empty());
+    assert!(a.status.as_ref().unwrap().text.contains("no volumes"));
+}
+
+/// No size is too small: every view and dialog draws without a panic down to 1x1.
+#[test]
+fn tiny_terminals_never_panic() {
+    type Setup = fn(&mut App);
+    let states: Vec<(&str, Setup)> = vec![
+        ("table", |_| {}),
+        ("help", |a| ch(a, '?')),
+        ("pull input", |a| {
+            ch(a, 'p');
+            typ(a, "busybox");
+        }),
+        ("pull progress", |a| {
+            ch(a, 'p');
+            typ(a, "busybox");
+            press(a, KeyCode::Enter);
+            a.on_notification(progress(Some("4a1f2b3c4d5e"), "Downloading", Some((5, 10))));
+        }),
+        ("delete", |a| ch(a, 'd')),
+        ("prune", |a| ch(a, 'P')),
+        ("error", |a| {
+            a.on_notification(Notification::Error("x ".repeat(200)))
+        }),
+        ("history", |a| {
+            ch(a, 'h');
+            a.on_notification(Notification::HistoryLoaded {
+                id: BUSYBOX.into(),
+                result: Ok(history()),
+            });
+        }),
+        ("inspect", |a| {
+            ch(a, 'i');
+            a.on_notification(Notification::InspectLoaded {
+                id: BUSYBOX.into(),
+                result: Ok(inspect_doc()),
+            });
+        }),
+        ("filter", |a| {
+            ch(a, '/');
+            typ(a, "busybox-and-more-text-than-fits");
+        }),
+        ("command", |a| ch(a, ':')),
+    ];
+    for (name, setup) in states {
+        for (w, h) in [
+            (1, 1),
+            (2, 2),
+            (10, 3),
+            (20, 5),
+            (30, 8),
+            (40, 12),
+            (79, 23),
+        ] {
+            let mut a = loaded(three_images());
+            setup(&mut a);
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| render(&mut a, w, h)));
+            assert!(r.is_ok(), "{name} at {w}x{h} panicked");
+            // Keys and mouse on the tiny screen too.
+            for c in ['j', 'k', 'G', 'g'] {
+                ch(&mut a, c);
+            }
+            a.on_mouse(MouseEvent {
+                kind: MouseEventKind::ScrollDown,
+                column: 0,
+                row: 0,
+                modifiers: KeyModifiers::NONE,
+            });
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| render(&mut a, w, h)));
+            assert!(r.is_ok(), "{name} at {w}x{h} panicked after keys");
+        }
+    }
+}

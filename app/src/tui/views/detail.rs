@@ -1,0 +1,292 @@
+//! The detail pane under the table, with tabs: Info (the summary), Inspect (the full
+//! `docker image inspect` document as a foldable, searchable JSON tree) and History (the
+//! layer history). Inspect and History load in the background when first shown.
+
+use super::super::app::{App, Focus, Resource};
+use super::images::ImagesView;
+use super::{age, pane};
+use crate::cli::format::human_size;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+use rdesk_engine::models::HistoryResponseItem;
+use rdesk_widgets::text::truncate;
+use rdesk_widgets::{HistoryRow, JsonTree, JsonTreeState, LayerHistory, LayerHistoryState};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DetailTab {
+    #[default]
+    Info,
+    Inspect,
+    History,
+}
+
+impl DetailTab {
+    pub const ALL: [DetailTab; 3] = [DetailTab::Info, DetailTab::Inspect, DetailTab::History];
+    pub fn title(self) -> &'static str {
+        match self {
+            DetailTab::Info => "Info",
+            DetailTab::Inspect => "Inspect",
+            DetailTab::History => "History",
+        }
+    }
+    pub fn next(self) -> DetailTab {
+        let i = DetailTab::ALL.iter().position(|t| *t == self).unwrap_or(0);
+        DetailTab::ALL[(i + 1) % 3]
+    }
+    pub fn prev(self) -> DetailTab {
+        let i = DetailTab::ALL.iter().position(|t| *t == self).unwrap_or(0);
+        DetailTab::ALL[(i + 2) % 3]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Load<T> {
+    Loading,
+    Ready(T),
+    Failed(String),
+}
+
+#[derive(Debug, Default)]
+pub struct DetailState {
+    pub tab: DetailTab,
+    pub info_scroll: u16,
+    /// Image ID and its history.
+    pub history: Option<(String, Load<LayerHistoryState>)>,
+    /// Image ID and its inspect document.
+    pub inspect: Option<(String, Load<JsonTreeState>)>,
+    /// The image list changed since the inspect document was read (tags may differ).
+    pub inspect_stale: bool,
+}
+
+impl DetailState {
+    pub fn history_id(&self) -> Option<&str> {
+        self.history.as_ref().map(|(id, _)| id.as_str())
+    }
+    pub fn inspect_id(&self) -> Option<&str> {
+        self.inspect.as_ref().map(|(id, _)| id.as_str())
+    }
+    pub fn history_mut(&mut self) -> Option<&mut Load<LayerHistoryState>> {
+        self.history.as_mut().map(|(_, l)| l)
+    }
+    pub fn inspect_mut(&mut self) -> Option<&mut Load<JsonTreeState>> {
+        self.inspect.as_mut().map(|(_, l)| l)
+    }
+
+    pub fn history_loaded(
+        &mut self,
+        id: &str,
+        result: Result<Vec<HistoryResponseItem>, String>,
+        now: i64,
+    ) {
+        if self.history_id() != Some(id) {
+            return; // the selection moved on
+        }
+        let load = match result {
+            Ok(items) => Load::Ready(LayerHistoryState::new(
+                items.iter().map(|h| history_row(h, now)).collect(),
+            )),
+            Err(e) => Load::Failed(e),
+        };
+        self.history = Some((id.to_string(), load));
+    }
+
+    pub fn inspect_loaded(&mut self, id: &str, result: Result<serde_json::Value, String>) {
+        let Some((cur, load)) = self.inspect.as_mut() else {
+            return;
+        };
+        if cur != id {
+            return;
+        }
+        match (load, result) {
+            (Load::Ready(tree), Ok(v)) => tree.set_value(v),
+            (load, Ok(v)) => *load = Load::Ready(JsonTreeState::new(v)),
+            (load, Err(e)) => *load = Load::Failed(e),
+        }
+    }
+
+    /// The image list was re-read: forget details of images that are gone; re-read the
+    /// inspect document of one that stays (its tags may have changed).
+    pub fn images_changed(&mut self, images: &ImagesView) {
+        let exists = |id: &str| images.summaries.iter().any(|s| s.id == id);
+        if self.history_id().is_some_and(|id| !exists(id)) {
+            self.history = None;
+        }
+        match self.inspect_id() {
+            Some(id) if !exists(id) => self.inspect = None,
+            Some(_) => self.inspect_stale = true,
+            None => {}
+        }
+    }
+}
+
+pub fn history_row(h: &HistoryResponseItem, now: i64) -> HistoryRow {
+    HistoryRow {
+        created: age(h.created, now),
+        created_by: h.created_by.clone(),
+        size: human_size(h.size as f64),
+        // Docker's API has no empty-layer flag: a zero-size entry made no layer.
+        empty: h.size == 0,
+        comment: h.comment.clone(),
+    }
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
+    let focused = app.focus == Focus::Detail;
+    let st = app.theme.styles.clone();
+    let mut title = vec![Span::raw(" ")];
+    app.areas.detail_tabs.clear();
+    let mut x = area.x + 2;
+    for (i, t) in DetailTab::ALL.iter().enumerate() {
+        if i > 0 {
+            title.push(Span::styled(" │ ", st.border));
+            x += 3;
+        }
+        let style = if *t == app.detail.tab {
+            app.theme.tab_active
+        } else {
+            st.dim
+        };
+        let w = t.title().len() as u16;
+        app.areas.detail_tabs.push((
+            Rect {
+                x,
+                y: area.y,
+                width: w,
+                height: 1,
+            },
+            *t,
+        ));
+        title.push(Span::styled(t.title(), style));
+        x += w;
+    }
+    title.push(Span::raw(" "));
+    let left_w = x - area.x + 2;
+    let selected = if app.resource == Resource::Images {
+        app.images.selected().cloned()
+    } else {
+        None
+    };
+    let mut block = pane(app, Line::from(title), focused);
+    if let Some(row) = &selected {
+        let name = if row.dangling {
+            super::images::short_id(&row.id)
+        } else {
+            row.reference.clone()
+        };
+        let room = area.width.saturating_sub(left_w + 4) as usize;
+        if room > 4 {
+            let name = truncate(&name, room - 2);
+            block = block.title(
+                Line::from(Span::styled(format!(" {name} "), st.title)).alignment(Alignment::Right),
+            );
+        }
+    }
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+
+    let note = |f: &mut Frame, text: String| {
+        f.render_widget(
+            Paragraph::new(text).style(st.dim).wrap(Wrap { trim: true }),
+            inner,
+        )
+    };
+    let Some(row) = selected else {
+        let what = match app.resource {
+            Resource::Images if app.images.loaded && app.images.rows.is_empty() => {
+                "Pulled images are listed above; their details show here."
+            }
+            Resource::Images => "Select an image to see its details.",
+            _ => "Details of the selected row show here.",
+        };
+        note(f, what.to_string());
+        return;
+    };
+    match app.detail.tab {
+        DetailTab::Info => {
+            let s = app.images.summary(&row).clone();
+            let mut fields: Vec<(&str, String)> = vec![
+                ("ID", s.id.clone()),
+                (
+                    "Tags",
+                    if s.repo_tags.is_empty() {
+                        "<none>".to_string()
+                    } else {
+                        s.repo_tags.join(", ")
+                    },
+                ),
+            ];
+            for (i, d) in s.repo_digests.iter().enumerate() {
+                fields.push((if i == 0 { "Digests" } else { "" }, d.clone()));
+            }
+            let created = chrono::DateTime::from_timestamp(s.created, 0)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_else(|| "N/A".into());
+            fields.push((
+                "Created",
+                format!("{created} ({})", age(s.created, app.now)),
+            ));
+            fields.push(("Size", human_size(s.size as f64)));
+            let mut labels: Vec<_> = s.labels.iter().collect();
+            labels.sort();
+            for (i, (k, v)) in labels.iter().enumerate() {
+                fields.push((if i == 0 { "Labels" } else { "" }, format!("{k}={v}")));
+            }
+            let mut lines = Vec::new();
+            for (k, v) in fields {
+                kv_lines(&mut lines, k, &v, inner.width as usize, &st);
+            }
+            let max = (lines.len() as u16).saturating_sub(inner.height);
+            app.detail.info_scroll = app.detail.info_scroll.min(max);
+            f.render_widget(
+                Paragraph::new(lines).scroll((app.detail.info_scroll, 0)),
+                inner,
+            );
+        }
+        DetailTab::Inspect => match app.detail.inspect_mut() {
+            None | Some(Load::Loading) => note(f, "Loading…".into()),
+            Some(Load::Failed(e)) => note(f, format!("Cannot inspect: {e}")),
+            Some(Load::Ready(tree)) => {
+                f.render_stateful_widget(JsonTree::new(&st).focused(focused), inner, tree);
+            }
+        },
+        DetailTab::History => match app.detail.history_mut() {
+            None | Some(Load::Loading) => note(f, "Loading…".into()),
+            Some(Load::Failed(e)) => note(f, format!("Cannot read the history: {e}")),
+            Some(Load::Ready(h)) => {
+                f.render_stateful_widget(LayerHistory::new(&st).focused(focused), inner, h);
+            }
+        },
+    }
+}
+
+/// `Label      value`, the value cut into rows of the width left (IDs and digests have no
+/// spaces to wrap at), continuation rows indented under it.
+fn kv_lines(
+    out: &mut Vec<Line<'static>>,
+    label: &str,
+    value: &str,
+    width: usize,
+    st: &rdesk_widgets::Styles,
+) {
+    const LABEL: usize = 11;
+    let room = width.saturating_sub(LABEL).max(8);
+    let chars: Vec<char> = value.chars().collect();
+    let mut first = true;
+    for chunk in chars.chunks(room) {
+        let head = if first {
+            Span::styled(format!("{label:<10} "), st.header)
+        } else {
+            Span::raw(" ".repeat(LABEL))
+        };
+        out.push(Line::from(vec![
+            head,
+            Span::styled(chunk.iter().collect::<String>(), st.text),
+        ]));
+        first = false;
+    }
+    if chars.is_empty() {
+        out.push(Line::from(Span::styled(format!("{label:<10} "), st.header)));
+    }
+}

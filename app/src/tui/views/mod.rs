@@ -1,0 +1,122 @@
+//! Drawing: one module per view. `draw` lays the screen out (header, resource tabs, the
+//! table, the detail pane, the key bar) and puts the open popups on top.
+
+pub mod containers;
+pub mod detail;
+pub mod header;
+pub mod images;
+pub mod keybar;
+pub mod networks;
+pub mod volumes;
+
+use super::app::{App, Focus, Resource};
+use super::popups;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders};
+use ratatui::Frame;
+
+pub fn draw(f: &mut Frame, app: &mut App) {
+    let area = f.area();
+    let [header, tabs, body, bar] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header::draw_header(f, header, app);
+    header::draw_tabs(f, tabs, app);
+
+    let detail_pct = match app.focus {
+        Focus::Table => app.detail_height.clamp(10, 90),
+        Focus::Detail => 70,
+    };
+    let [table, detail] = Layout::vertical([
+        Constraint::Percentage(100 - detail_pct),
+        Constraint::Percentage(detail_pct),
+    ])
+    .areas(body);
+    app.areas.table = table;
+    app.areas.detail = detail;
+    match app.resource {
+        Resource::Containers => containers::draw(f, table, app),
+        Resource::Images => images::draw(f, table, app),
+        Resource::Volumes => volumes::draw(f, table, app),
+        Resource::Networks => networks::draw(f, table, app),
+    }
+    detail::draw(f, detail, app);
+    keybar::draw(f, bar, app);
+    popups::draw(f, area, app);
+}
+
+/// A pane's frame: rounded, in the focus colour when focused, its title on the left.
+pub fn pane<'a>(app: &App, title: Line<'a>, focused: bool) -> Block<'a> {
+    let st = &app.theme.styles;
+    Block::new()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(if focused {
+            st.border_focused
+        } else {
+            st.border
+        })
+        .title(title)
+}
+
+pub fn title_span(app: &App, text: String) -> Span<'static> {
+    Span::styled(text, app.theme.styles.title)
+}
+
+/// Compact age as in k9s' AGE column: `45s`, `12m`, `5h`, `3d`, `8w`, `2y`; with "ago".
+pub fn age(created: i64, now: i64) -> String {
+    if created <= 0 {
+        return "N/A".into();
+    }
+    let s = (now - created).max(0);
+    let short = match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h", s / 3600),
+        86_400..=1_209_599 => format!("{}d", s / 86_400),
+        1_209_600..=31_535_999 => format!("{}w", s / 604_800),
+        _ => format!("{}y", s / 31_536_000),
+    };
+    format!("{short} ago")
+}
+
+/// A resource the engine does not have yet: its columns, no rows, and what will appear.
+fn empty_resource(
+    f: &mut Frame,
+    area: Rect,
+    app: &mut App,
+    title: &str,
+    columns: &[rdesk_widgets::Column],
+    note: &str,
+) {
+    let focused = app.focus == Focus::Table;
+    let block = pane(
+        app,
+        Line::from(title_span(app, format!(" {title} (-) "))),
+        focused,
+    );
+    let widget = rdesk_widgets::ResourceTable::new(columns, &[], &[], &app.theme.styles)
+        .block(block)
+        .focused(focused)
+        .empty_message(note);
+    f.render_stateful_widget(widget, area, &mut app.empty_table);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ages_are_compact() {
+        let now = 1_700_000_000;
+        assert_eq!(super::age(now - 5, now), "5s ago");
+        assert_eq!(super::age(now - 3600 * 5, now), "5h ago");
+        assert_eq!(super::age(now - 86_400 * 3, now), "3d ago");
+        assert_eq!(super::age(now - 86_400 * 30, now), "4w ago");
+        assert_eq!(super::age(now - 86_400 * 800, now), "2y ago");
+        assert_eq!(super::age(0, now), "N/A");
+    }
+}

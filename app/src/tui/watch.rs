@@ -1,0 +1,155 @@
+//! Live updates across processes without polling: inotify on the store root, reporting
+//! `StoreChanged` when `images.json` is replaced (the store writes it atomically: temp file
+//! then rename, so a rename onto the name is the signal). No event, no wake-up, no CPU.
+//! Where inotify is unavailable (some network filesystems, exhausted watch limits) it
+//! falls back to comparing the file's mtime every `[tui] refresh_ms`.
+//!
+//! When the engine grows its event journal (DESIGN.md: an append-only file in the run dir),
+//! this watches that file instead and forwards the events.
+
+use super::event::Notification;
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// The file whose replacement means "the image list changed".
+pub const WATCHED: &str = "images.json";
+
+struct Fd(Inotify);
+
+impl AsRawFd for Fd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+/// Runs until the app's channel closes.
+pub async fn watch(root: PathBuf, tx: UnboundedSender<Notification>, fallback: Duration) {
+    if let Err(e) = watch_inotify(&root, &tx).await {
+        if tx.is_closed() {
+            return;
+        }
+        let _ = e; // No inotify here: poll instead (quietly; this is not the user's problem).
+        poll_mtime(
+            &root.join(WATCHED),
+            &tx,
+            fallback.max(Duration::from_millis(100)),
+        )
+        .await;
+    }
+}
+
+async fn watch_inotify(root: &Path, tx: &UnboundedSender<Notification>) -> io::Result<()> {
+    let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
+    ino.add_watch(
+        root,
+        AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_CLOSE_WRITE
+            | AddWatchFlags::IN_DELETE
+            | AddWatchFlags::IN_MOVED_FROM,
+    )?;
+    // SAFETY: `Fd` owns the inotify descriptor (an OwnedFd inside `Inotify`) and always
+    // returns that same descriptor; it stays open until the AsyncFd drops it.
+    let fd = unsafe { AsyncFd::register_with_interest(Fd(ino), Interest::READABLE) }?;
+    loop {
+        let mut guard = tokio::select! {
+            g = fd.readable() => g?,
+            _ = tx.closed() => return Ok(()),
+        };
+        match guard.try_io(|inner| inner.get_ref().0.read_events().map_err(io::Error::from)) {
+            Ok(Ok(events)) => {
+                if events
+                    .iter()
+                    .any(|e| e.name.as_deref() == Some(OsStr::new(WATCHED)))
+                    && tx.send(Notification::StoreChanged).is_err()
+                {
+                    return Ok(());
+                }
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(_would_block) => continue,
+        }
+    }
+}
+
+async fn poll_mtime(path: &Path, tx: &UnboundedSender<Notification>, every: Duration) {
+    let stamp = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
+    };
+    let mut last = stamp(path);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = tx.closed() => return,
+        }
+        let now = stamp(path);
+        if now != last {
+            last = now;
+            if tx.send(Notification::StoreChanged).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn reports_replacement_of_the_index_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let root = dir.path().to_path_buf();
+        let task = tokio::spawn(watch(root.clone(), tx, Duration::from_secs(1)));
+        // Let the watch start before changing anything.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        std::fs::write(root.join("other.json"), "{}").unwrap();
+        std::fs::write(root.join(".tmp-1"), "{}").unwrap();
+        std::fs::rename(root.join(".tmp-1"), root.join(WATCHED)).unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+            .await
+            .expect("a change notification")
+            .unwrap();
+        assert!(matches!(n, Notification::StoreChanged));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(rx.try_recv().is_err(), "one change, one notification");
+        drop(rx);
+        tokio::time::timeout(Duration::from_secs(2), task)
+            .await
+            .expect("the watcher ends with the app")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn polling_fallback_sees_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(WATCHED);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let p = path.clone();
+        let task =
+            tokio::spawn(async move { poll_mtime(&p, &tx, Duration::from_millis(50)).await });
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        std::fs::write(&path, "{\"images\": []}").unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(n, Notification::StoreChanged));
+        drop(rx);
+        tokio::time::timeout(Duration::from_secs(2), task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}

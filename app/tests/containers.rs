@@ -1,0 +1,319 @@
+//! Containers through the real binary: the shim, libcontainer (and runc), overlayfs,
+//! namespaces, cgroups, Docker's security profile. Root only.
+
+mod common;
+
+use common::Rdesk;
+use rdesk_testkit::fixtures;
+use rdesk_testkit::registry::Registry;
+use std::time::{Duration, Instant};
+
+/// A store with the busybox image pulled; returns the image reference.
+fn with_busybox() -> (Registry, Rdesk, String) {
+    let reg = Registry::start();
+    reg.push("library/busybox", "latest", &fixtures::busybox_image());
+    let rd = Rdesk::new();
+    let image = format!("{}/library/busybox", reg.addr());
+    rd.run(&["pull", "-q", &image]).ok();
+    (reg, rd, image)
+}
+
+/// Removes every container of the store (they may still run after a failed assertion).
+struct Cleanup<'a>(&'a Rdesk);
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let ids = self.0.run(&["ps", "-aq", "--no-trunc"]).stdout;
+        for id in ids.lines() {
+            let _ = self.0.run(&["rm", "-f", id]);
+        }
+    }
+}
+
+#[test]
+fn run_prints_output_and_returns_the_exit_code() {
+    let (_reg, rd, img) = with_busybox();
+    let _c = Cleanup(&rd);
+    let out = rd
+        .run(&["run", "--rm", &img, "echo", "hello from rdesk"])
+        .ok();
+    assert_eq!(out.stdout, "hello from rdesk\n");
+    let out = rd.run(&[
+        "run",
+        "--rm",
+        &img,
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(out.stdout, "out\n");
+    assert_eq!(out.stderr, "err\n");
+    assert_eq!(rd.run(&["ps", "-aq"]).ok().stdout, "", "--rm removed them");
+}
+
+#[test]
+fn exit_codes_for_commands_that_cannot_run() {
+    let (_reg, rd, img) = with_busybox();
+    let _c = Cleanup(&rd);
+    let out = rd.run(&["run", "--rm", &img, "no-such-command"]);
+    assert_eq!(out.code, 127, "not found: {}", out.stderr);
+    let out = rd.run(&["run", "--rm", &img, "/etc"]);
+    assert_eq!(out.code, 126, "not executable: {}", out.stderr);
+    let out = rd.run(&["run", "--rm", "no.such.registry.invalid:1/nope", "true"]);
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    let out = rd.run(&["run", "--rm", "--bogus-flag", &img]);
+    assert_eq!(out.code, 125, "{}", out.stderr);
+}
+
+#[test]
+fn detached_container_lives_on_and_stops() {
+    let (_reg, rd, img) = with_busybox();
+    let _c = Cleanup(&rd);
+    // PID 1 ignores SIGTERM: stop must fall back to SIGKILL after the timeout.
+    let id = rd
+        .run(&[
+            "run",
+            "-d",
+            "--name",
+            "stubborn",
+            &img,
+            "sh",
+            "-c",
+            "trap '' TERM; echo ready; while true; do sleep 1; done",
+        ])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64);
+    // The CLI that started it has exited; the container still runs.
+    let ps = rd.run(&["ps"]).ok().stdout;
+    assert!(ps.contains("stubborn") && ps.contains("Up "), "{ps}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !rd.run(&["logs", "stubborn"]).ok().stdout.contains("ready") {
+        assert!(Instant::now() < deadline, "no output in the log");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    rd.run(&["rm", "stubborn"]).fails(
+        1,
+        "container is running: stop the container before removing or force remove",
+    );
+    rd.run(&["run", "-d", "--name", "stubborn", &img, "true"])
+        .fails(125, "is already in use by container");
+    let t = Instant::now();
+    rd.run(&["stop", "-t", "1", "stubborn"]).ok();
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "stop took {:?}",
+        t.elapsed()
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&rd.run(&["inspect", "stubborn"]).ok().stdout).unwrap();
+    assert_eq!(v[0]["State"]["Status"], "exited");
+    assert_eq!(v[0]["State"]["ExitCode"], 137);
+    assert_eq!(v[0]["Name"], "/stubborn");
+    assert_eq!(v[0]["Id"], id.as_str());
+    let ps = rd
+        .run(&[
+            "ps",
+            "-a",
+            "--filter",
+            "status=exited",
+            "--format",
+            "{{.Names}} {{.Status}}",
+        ])
+        .ok()
+        .stdout;
+    assert!(ps.starts_with("stubborn Exited (137)"), "{ps}");
+    assert!(
+        !rdesk_rootfs_mounted(&rd),
+        "the rootfs is unmounted after the stop"
+    );
+    rd.run(&["rm", "stubborn"]).ok();
+    assert_eq!(rd.run(&["ps", "-aq"]).ok().stdout, "");
+}
+
+fn rdesk_rootfs_mounted(rd: &Rdesk) -> bool {
+    let root = rd.root().display().to_string();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(&root))
+}
+
+#[test]
+fn docker_security_defaults_hold_inside() {
+    let (_reg, rd, img) = with_busybox();
+    let _c = Cleanup(&rd);
+    let sh = |script: &str| rd.run(&["run", "--rm", &img, "sh", "-c", script]);
+    let out = sh("grep CapEff /proc/self/status").ok();
+    assert_eq!(
+        out.stdout.split_whitespace().nth(1),
+        Some("00000000a80425fb"),
+        "{}",
+        out.stdout
+    );
+    let out = sh("cat /proc/timer_list | wc -c").ok();
+    assert_eq!(out.stdout.trim(), "0", "/proc/timer_list is masked");
+    let out = sh("echo 1 > /proc/sys/kernel/printk_ratelimit && echo WROTE || echo REFUSED");
+    assert!(
+        out.stdout.contains("REFUSED"),
+        "/proc/sys is read-only: {}",
+        out.stdout
+    );
+    let out = sh("mkdir -p /mnt/x && mount -t tmpfs none /mnt/x && echo MOUNTED || echo REFUSED");
+    assert!(
+        out.stdout.contains("REFUSED"),
+        "mount must fail: {}",
+        out.stdout
+    );
+    // User namespaces need no capability: only seccomp stops this one.
+    let out = sh("unshare -U true && echo UNSHARED || echo REFUSED");
+    assert!(
+        out.stdout.contains("REFUSED"),
+        "seccomp blocks unshare: {}",
+        out.stdout
+    );
+    let out = rd.run(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=unconfined",
+        &img,
+        "sh",
+        "-c",
+        "unshare -U true && echo UNSHARED || echo REFUSED",
+    ]);
+    assert!(
+        out.stdout.contains("UNSHARED"),
+        "without seccomp the same call passes: {} {}",
+        out.stdout,
+        out.stderr
+    );
+    let out = sh("hostname; cat /etc/hostname").ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0], lines[1]);
+    assert_eq!(lines[0].len(), 12);
+}
+
+#[test]
+fn memory_limit_is_enforced() {
+    let (_reg, rd, img) = with_busybox();
+    let _c = Cleanup(&rd);
+    // 64 MiB of data in a shell variable cannot fit in 16 MiB.
+    let out = rd.run(&[
+        "run",
+        "--rm",
+        "-m",
+        "16m",
+        &img,
+        "sh",
+        "-c",
+        "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo SURVIVED",
+    ]);
+    assert!(
+        !out.stdout.contains("SURVIVED"),
+        "the limit was not enforced"
+    );
+    assert_eq!(out.code, 137, "OOM-killed: {}", out.stderr);
+}
+
+#[test]
+fn each_container_has_its_own_scratch_filesystem() {
+    let (_reg, rd, img) = with_busybox();
+    let _c = Cleanup(&rd);
+    rd.run(&[
+        "run",
+        "--name",
+        "first",
+        &img,
+        "sh",
+        "-c",
+        "echo hi > /data.txt",
+    ])
+    .ok();
+    let out = rd
+        .run(&[
+            "run",
+            "--rm",
+            &img,
+            "sh",
+            "-c",
+            "cat /data.txt || echo MISSING",
+        ])
+        .ok();
+    assert!(out.stdout.contains("MISSING"), "{}", out.stdout);
+    // Its own file is still there when it runs again.
+    let out = rd.run(&["start", "-a", "first"]).ok();
+    assert_eq!(out.stdout, "");
+    rd.run(&["rm", "first"]).ok();
+    rd.run(&["run", "--name", "a", &img, "true"])
+        .fails(125, "Invalid container name (a)");
+}
+
+#[test]
+fn a_killed_shim_is_reconciled() {
+    let (_reg, rd, img) = with_busybox();
+    let _c = Cleanup(&rd);
+    let id = rd
+        .run(&["run", "-d", &img, "sleep", "1000"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(rd.root().join("containers").join(&id).join("state.json")).unwrap(),
+    )
+    .unwrap();
+    let shim = state["shim_pid"].as_i64().unwrap() as i32;
+    // SAFETY: kill(2) of the shim this test's container got, by PID.
+    assert_eq!(unsafe { libc::kill(shim, libc::SIGKILL) }, 0);
+    std::thread::sleep(Duration::from_millis(200));
+    let v: serde_json::Value =
+        serde_json::from_str(&rd.run(&["inspect", &id]).ok().stdout).unwrap();
+    assert_eq!(v[0]["State"]["Status"], "exited");
+    assert!(!rdesk_rootfs_mounted(&rd), "mounts released");
+}
+
+#[test]
+fn runc_runs_the_same_bundle() {
+    if !std::path::Path::new("/usr/sbin/runc").exists()
+        && !std::path::Path::new("/usr/bin/runc").exists()
+    {
+        panic!("runc is not installed: scripts/deps.sh installs it");
+    }
+    let (_reg, rd, img) = with_busybox();
+    let _c = Cleanup(&rd);
+    let out = rd.run(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "runc",
+        &img,
+        "sh",
+        "-c",
+        "grep CapEff /proc/self/status; exit 4",
+    ]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(out.stdout.contains("00000000a80425fb"), "{}", out.stdout);
+}
+
+#[test]
+fn rmi_refuses_an_image_a_container_uses() {
+    let (_reg, rd, img) = with_busybox();
+    let _c = Cleanup(&rd);
+    rd.run(&["create", "--name", "user1", &img, "true"]).ok();
+    rd.run(&["rmi", &img])
+        .fails(1, "image is being used by stopped container");
+    rd.run(&["image", "prune", "-a", "-f"]).ok();
+    assert_eq!(rd.image_count(), 1, "prune keeps an image a container uses");
+    // -f untags it; the image stays for the container (dangling), as Docker.
+    rd.run(&["rmi", "-f", &img]).ok();
+    let out = rd.run(&["images", "-q"]).ok();
+    assert_eq!(out.stdout.lines().count(), 1);
+    rd.run(&["start", "-a", "user1"]).ok();
+    rd.run(&["rm", "user1"]).ok();
+    rd.run(&["image", "prune", "-f"]).ok();
+    assert_eq!(rd.image_count(), 0);
+}

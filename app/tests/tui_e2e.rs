@@ -1,0 +1,290 @@
+//! The workstation end to end: the real `rdesk` binary in a tmux pane (120x40) against a
+//! real engine store and the local registry. Pull from the keyboard with progress, see the
+//! image listed; a `rdesk pull` from another process shows up by itself; layer history;
+//! delete with confirmation; quit restores the terminal (normal screen, cooked mode).
+
+mod common;
+
+use rdesk_testkit::{fixtures, registry::Registry};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A private tmux server (its own socket), killed on drop, also when the test fails.
+struct Tmux {
+    socket: String,
+    /// The socket file (tmux leaves it behind after kill-server).
+    socket_path: Option<std::path::PathBuf>,
+}
+
+impl Tmux {
+    fn start(command: &str, width: u16, height: u16) -> Tmux {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let mut t = Tmux {
+            socket: format!("rdesk-e2e-{}-{nanos}", std::process::id()),
+            socket_path: None,
+        };
+        let out = t.tmux(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "main",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            command,
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let path = t.format("#{socket_path}");
+        t.socket_path = (!path.is_empty()).then(|| path.into());
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    /// Keys by tmux name (`Enter`, `Escape`, `q`).
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend_from_slice(keys);
+        assert!(self.tmux(&args).status.success());
+    }
+
+    /// Text typed literally.
+    fn type_text(&self, text: &str) {
+        assert!(self
+            .tmux(&["send-keys", "-t", "main", "-l", text])
+            .status
+            .success());
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "main"]).stdout)
+            .into_owned()
+    }
+
+    fn format(&self, f: &str) -> String {
+        String::from_utf8_lossy(
+            &self
+                .tmux(&["display-message", "-p", "-t", "main", f])
+                .stdout,
+        )
+        .trim()
+        .to_string()
+    }
+
+    /// Polls the pane until `ok` holds; on timeout fails showing the screen.
+    #[track_caller]
+    fn wait_for(&self, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            if start.elapsed() > timeout {
+                panic!("timed out after {timeout:?} waiting for {what}; the screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+        if let Some(p) = &self.socket_path {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Rows of the image table naming `needle` (the detail pane names it too, without an age).
+fn table_rows_with(screen: &str, needle: &str) -> usize {
+    screen
+        .lines()
+        .filter(|l| l.starts_with('│') && l.contains(needle) && l.contains(" ago "))
+        .count()
+}
+
+/// The pane's command: rdesk on a private store, then how it ended and whether the tty is
+/// back in cooked mode (`icanon echo`).
+fn shell_command(rd: &common::Rdesk) -> String {
+    let dir = rd.dir.path();
+    let q = |p: &Path| format!("'{}'", p.display());
+    format!(
+        "env -u RDESK_ROOT -u RDESK_RUNROOT -u DOCKER_CONFIG -u NO_COLOR RDESK_CONFIG={cfg} HOME={home} \
+         {bin} --root {root} --runroot {run}; echo EXITED $?; \
+         stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; \
+         sleep 600",
+        cfg = q(&dir.join("config.toml")),
+        home = q(&rd.home()),
+        bin = env!("CARGO_BIN_EXE_rdesk"),
+        root = q(&rd.root()),
+        run = q(&dir.join("run")),
+    )
+}
+
+#[track_caller]
+fn assert_restored(tmux: &Tmux) {
+    let short = Duration::from_secs(10);
+    let s = tmux.wait_for("rdesk to exit", short, |s| s.contains("EXITED"));
+    assert!(s.contains("EXITED 0"), "{s}");
+    let s = tmux.wait_for("the tty modes", short, |s| s.contains("icanon"));
+    assert!(
+        s.contains("icanon") && !s.contains("-icanon") && !s.contains("-echo"),
+        "raw mode left on:\n{s}"
+    );
+    assert_eq!(tmux.format("#{alternate_on}"), "0", "alternate screen left");
+    assert_eq!(tmux.format("#{mouse_any_flag}"), "0", "mouse capture left");
+}
+
+/// The rdesk process in the pane (the child of the pane's shell).
+fn rdesk_pid(tmux: &Tmux) -> i32 {
+    let shell: i32 = tmux.format("#{pane_pid}").parse().expect("pane pid");
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+        .expect("children of the pane shell");
+    children
+        .split_whitespace()
+        .next()
+        .expect("rdesk runs")
+        .parse()
+        .unwrap()
+}
+
+/// utime + stime in clock ticks.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// Idle means asleep: no CPU while nothing happens (no polling, no redraw tick), and the
+/// terminal is restored when the process is told to terminate.
+#[test]
+fn idle_costs_nothing_and_sigterm_restores_the_terminal() {
+    let rd = common::Rdesk::new();
+    let tmux = Tmux::start(&shell_command(&rd), 120, 40);
+    tmux.wait_for("the empty image list", Duration::from_secs(10), |s| {
+        s.contains("No images yet")
+    });
+    let pid = rdesk_pid(&tmux);
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_ticks(pid) - before;
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmRSS"))
+        .unwrap_or_default()
+        .to_string();
+    eprintln!("idle: {used} ticks in 3 s; {rss}");
+    // 3 ticks of 10 ms in 3 s is 1% of a core: the issue's idle budget.
+    assert!(used <= 3, "idle rdesk used {used} clock ticks in 3 s");
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert_restored(&tmux);
+}
+
+#[test]
+fn workstation_pull_history_delete_quit() {
+    let reg = Registry::start();
+    let image = fixtures::busybox_image();
+    reg.push("library/busybox", "latest", &image);
+    reg.push("library/busybox", "stable", &image);
+    let repo = format!("{}/library/busybox", reg.addr());
+
+    let rd = common::Rdesk::new();
+    let tmux = Tmux::start(&shell_command(&rd), 120, 40);
+    let long = Duration::from_secs(30);
+    let short = Duration::from_secs(10);
+
+    // The first load is done when the empty list says so.
+    tmux.wait_for("the empty image list", short, |s| {
+        s.contains("No images yet")
+    });
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "1",
+        "runs on the alternate screen"
+    );
+
+    // Pull from the keyboard: Images tab, p, the reference, Enter.
+    tmux.keys(&["2"]);
+    tmux.keys(&["p"]);
+    tmux.wait_for("the pull popup", short, |s| s.contains("Pull an image"));
+    tmux.type_text(&repo);
+    tmux.keys(&["Enter"]);
+    let done = format!("Pulled {repo}");
+    let s = tmux.wait_for("the pull to finish", long, |s| s.contains(&done));
+    assert!(
+        s.contains("Pull complete"),
+        "per-layer progress shown:\n{s}"
+    );
+    assert!(s.contains("1/1 layers"), "overall progress shown:\n{s}");
+    tmux.keys(&["Escape"]);
+    let s = tmux.wait_for("the pulled image listed", short, |s| {
+        table_rows_with(s, &repo) == 1 && !s.contains(&done)
+    });
+    assert!(s.contains("latest"), "{s}");
+
+    // Another process (the CLI) pulls a second tag: it shows up without a key press.
+    rd.run(&["pull", &format!("{repo}:stable")]).ok();
+    let seen = Instant::now();
+    tmux.wait_for("the CLI's pull to show", Duration::from_secs(3), |s| {
+        table_rows_with(s, &repo) == 2 && s.contains("stable")
+    });
+    assert!(
+        seen.elapsed() < Duration::from_secs(2),
+        "live update took {:?}",
+        seen.elapsed()
+    );
+
+    // Layer history of the selected image.
+    tmux.keys(&["g"]);
+    tmux.keys(&["h"]);
+    let s = tmux.wait_for("the history", short, |s| {
+        s.contains("CREATED BY") && s.contains("ADD file:busybox-static")
+    });
+    assert!(s.contains("empty"), "the CMD entry is marked empty:\n{s}");
+    // Esc then another key at once reads as alt-key (as in every terminal app): wait for
+    // the table's key bar before typing on.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the table again", short, |s| s.contains("d delete"));
+
+    // Delete with confirmation: first one tag (untag), then the image.
+    tmux.keys(&["d"]);
+    tmux.wait_for("the untag question", short, |s| s.contains("Untag image?"));
+    tmux.keys(&["y"]);
+    tmux.wait_for("one tag left", short, |s| table_rows_with(s, &repo) == 1);
+    tmux.keys(&["d"]);
+    let s = tmux.wait_for("the delete question", short, |s| {
+        s.contains("Delete image?")
+    });
+    assert!(s.contains("Frees up to"), "{s}");
+    tmux.keys(&["y"]);
+    tmux.wait_for("the image gone", short, |s| {
+        table_rows_with(s, &repo) == 0 && s.contains("No images yet")
+    });
+    assert_eq!(rd.image_count(), 0);
+
+    // Quit: the shell is back, on the normal screen, in cooked mode.
+    tmux.keys(&["q"]);
+    assert_restored(&tmux);
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Container benchmark (issue 3): `rdesk run --rm IMG true` against `runc run` of an
+# equivalent prepared bundle in the same run; `ps -a` with 1,000 containers; the shim's RSS.
+# Needs root, runc, hyperfine, busybox-static. Usage: bench/run.sh [path/to/rdesk]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RDESK=${1:-target/release/rdesk}
+[[ -x $RDESK ]] || { echo "build first: cargo build --release -p rdesk" >&2; exit 1; }
+WORK=$(mktemp -d /var/tmp/rdesk-run-bench.XXXXXX)
+R="$RDESK --root $WORK/root --runroot $WORK/run"
+cleanup() {
+  for id in $($R ps -aq --no-trunc 2>/dev/null); do $R rm -f "$id" >/dev/null 2>&1 || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# A one-layer busybox image, and the same rootfs as a plain runc bundle.
+mkdir -p "$WORK/rootfs"/{bin,etc,tmp,proc,sys,dev}
+cp /bin/busybox "$WORK/rootfs/bin/"
+for a in sh true sleep echo; do ln -s busybox "$WORK/rootfs/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$WORK/rootfs/etc/passwd"
+tar -C "$WORK/rootfs" -c . | $R import -c 'CMD ["sh"]' - bench/bb:1 >/dev/null
+mkdir -p "$WORK/bundle" && mv "$WORK/rootfs" "$WORK/bundle/rootfs"
+(cd "$WORK/bundle" && runc spec && python3 - <<'PY'
+import json
+s = json.load(open("config.json"))
+s["process"]["args"] = ["true"]
+s["process"]["terminal"] = False
+json.dump(s, open("config.json", "w"))
+PY
+)
+
+echo "== run --rm true (median of 15)"
+hyperfine --style basic --runs 15 --warmup 2 --export-json "$WORK/run.json" \
+  -n 'runc run (prepared bundle)' "runc --root $WORK/runc run -b $WORK/bundle bench-ref" \
+  -n 'rdesk run --rm' "$R run --rm bench/bb:1 true"
+
+echo "== ps -a with 1,000 containers"
+for i in $(seq 1000); do $R create bench/bb:1 true >/dev/null; done
+hyperfine --style basic --runs 10 --warmup 1 --export-json "$WORK/ps.json" -n 'rdesk ps -a (1,000)' "$R ps -a"
+
+echo "== shim RSS"
+id=$($R run -d bench/bb:1 sleep 60)
+shim=$(python3 -c "import json,sys; print(json.load(open('$WORK/root/containers/$id/state.json'))['shim_pid'])")
+sleep 0.5
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$shim/status")
+echo "shim VmRSS: ${rss} kB"
+$R rm -f "$id" >/dev/null
+
+python3 - "$WORK/run.json" "$WORK/ps.json" "$rss" <<'PY'
+import json, sys, statistics
+med = lambda f: {x["command"]: statistics.median(x["times"]) for x in json.load(open(f))["results"]}
+r, p = med(sys.argv[1]), med(sys.argv[2])
+ref, rd = r["runc run (prepared bundle)"], r["rdesk run --rm"]
+print(f"| run --rm true | rdesk {rd*1000:.0f} ms | runc {ref*1000:.0f} ms | {rd/ref:.2f}x |")
+print(f"| ps -a, 1,000 containers | {p['rdesk ps -a (1,000)']*1000:.0f} ms |")
+print(f"| shim VmRSS | {int(sys.argv[3])/1024:.1f} MB |")
+PY

@@ -1,0 +1,830 @@
+//! Container verbs over the store and the shim: create, start, stop, kill, remove, list,
+//! inspect, wait, logs. Blocking functions; `Engine` runs them off the async runtime.
+
+use crate::container::{
+    self, rootfs, ContainerRecord, ContainerSpec, ContainerState, ContainerStore, Status,
+};
+use crate::error::{Error, Result};
+use crate::images;
+use crate::reference::Reference;
+use crate::runtime::spec::{build_spec, BundleInput, ImageRuntimeConfig, RunOptions};
+use crate::store::fsutil;
+use crate::store::Store;
+use bollard_stubs::models::{
+    ContainerConfig, ContainerInspectResponse, ContainerState as ApiState,
+    ContainerStateStatusEnum, ContainerSummary, ContainerSummaryStateEnum, DriverData, HostConfig,
+};
+use std::collections::HashMap;
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Where exit codes of auto-removed containers wait for `run --rm` to read them.
+fn exits_dir(store: &Store) -> PathBuf {
+    store.runroot().join("exits")
+}
+
+pub(crate) fn record_exit(store: &Store, id: &str, code: i64) {
+    let d = exits_dir(store);
+    let _ = fsutil::mkdir_private(&d);
+    let _ = fsutil::write_atomic(&d.join(id), code.to_string().as_bytes());
+}
+
+pub(crate) fn create(store: &Store, name: Option<&str>, spec: ContainerSpec) -> Result<String> {
+    let cs = ContainerStore::new(store);
+    cs.ensure_dirs()?;
+    if let Some(n) = name {
+        if !container::names::valid(n) {
+            return Err(Error::InvalidArgument(format!(
+                "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+    }
+    // Image and layers under the metadata lock, so rmi cannot free them meanwhile.
+    let _meta = store.lock_meta()?;
+    let records = store.images().load()?;
+    let (i, _) = images::find(&records, &spec.image).map_err(|e| match e {
+        Error::NoSuchImage(_) => Error::NoSuchImage(
+            Reference::parse(&spec.image)
+                .map(|r| r.familiar())
+                .unwrap_or_else(|_| spec.image.clone()),
+        ),
+        other => other,
+    })?;
+    let image = &records[i];
+    let (config, _) = images::load_config(store, &image.id)?;
+    let _names = cs.lock_names()?;
+    let all = cs.all();
+    let name = match name {
+        Some(n) => {
+            if let Some((r, _)) = all.iter().find(|(r, _)| r.name == n) {
+                return Err(Error::Conflict(format!(
+                    "The container name \"/{n}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                    r.id
+                )));
+            }
+            n.to_string()
+        }
+        None => {
+            let rnd = fsutil::random_hex(4);
+            let bytes = hex::decode(rnd).unwrap_or_default();
+            container::names::generate(&|n| all.iter().any(|(r, _)| r.name == n), &bytes)
+        }
+    };
+    let id = container::new_id();
+    let record = ContainerRecord {
+        id: id.clone(),
+        name: name.clone(),
+        created: crate::now_rfc3339(),
+        image_id: image.id.clone(),
+        layers: image.layers.clone(),
+        image_config: config.config.clone().unwrap_or(serde_json::Value::Null),
+        spec,
+    };
+    // Fail now on what start would refuse (no command, bad user syntax, bad caps).
+    let image_rt = ImageRuntimeConfig::from_config_json(&record.image_config);
+    crate::runtime::spec::process_args(&image_rt, &run_options(&record.spec, None))?;
+    let dir = cs.dir(&id);
+    fsutil::mkdir_private(&dir).map_err(crate::store::io_err("cannot create", &dir))?;
+    let state = ContainerState {
+        status: Status::Created,
+        ..Default::default()
+    };
+    cs.save_state(&id, &state)?;
+    let log = cs.log_path(&id);
+    std::fs::File::create(&log).map_err(crate::store::io_err("cannot create", &log))?;
+    cs.save_record(&record)?;
+    crate::events::append(store, "container", "create", &id, &name, &record.spec.image);
+    Ok(id)
+}
+
+fn run_options(spec: &ContainerSpec, init: Option<PathBuf>) -> RunOptions {
+    RunOptions {
+        entrypoint: spec.entrypoint.clone(),
+        cmd: spec.cmd.clone(),
+        env: spec.env.clone(),
+        working_dir: spec.working_dir.clone(),
+        user: spec.user.clone(),
+        hostname: spec.hostname.clone(),
+        tty: spec.tty,
+        open_stdin: spec.open_stdin,
+        read_only: spec.read_only,
+        privileged: spec.privileged,
+        cap_add: spec.cap_add.clone(),
+        cap_drop: spec.cap_drop.clone(),
+        memory: spec.memory,
+        cpus: spec.cpus,
+        pids_limit: spec.pids_limit,
+        init,
+        security_opt: spec.security_opt.clone(),
+        ..Default::default()
+    }
+}
+
+/// Docker's static init for `--init` (tini-static), looked up where Debian puts it.
+fn find_init() -> Result<PathBuf> {
+    [
+        "/usr/bin/tini-static",
+        "/usr/libexec/docker/docker-init",
+        "/usr/bin/docker-init",
+        "/usr/bin/catatonit",
+        "/usr/libexec/podman/catatonit",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file())
+    .ok_or_else(|| {
+        Error::InvalidArgument(
+            "--init needs a static init binary: install Debian's tini package (tini-static)".into(),
+        )
+    })
+}
+
+const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+
+/// The host's resolv.conf without loopback resolvers (they mean nothing in the container).
+fn container_resolv_conf() -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    host.lines()
+        .filter(|l| {
+            !(l.trim_start().starts_with("nameserver")
+                && (l.contains(" 127.") || l.contains(" ::1")))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Prepares rootfs and bundle, starts the shim, waits for its report. Returns the init PID.
+pub(crate) fn start(store: &Store, shim_binary: &Path, id: &str) -> Result<i64> {
+    let cs = ContainerStore::new(store);
+    cs.reconcile(id)?;
+    let record = cs.record(id)?;
+    {
+        let _lock = cs.lock(id)?;
+        let state = cs.state(id)?;
+        if state.status.is_live() {
+            return Ok(state.pid);
+        }
+        let dir = cs.dir(id);
+        let rootfs_dir = cs.rootfs(id);
+        if !rootfs::is_mountpoint(&rootfs_dir) {
+            rootfs::mount_overlay(store, &record.layers, &dir)?;
+        }
+        let prepared = (|| -> Result<()> {
+            let hostname = record
+                .spec
+                .hostname
+                .clone()
+                .unwrap_or_else(|| id[..12].to_string());
+            let write = |name: &str, content: &str| -> Result<PathBuf> {
+                let p = dir.join(name);
+                std::fs::write(&p, content).map_err(crate::store::io_err("cannot write", &p))?;
+                Ok(p)
+            };
+            let hosts = write("hosts", HOSTS)?;
+            let hostname_path = write("hostname", &format!("{hostname}\n"))?;
+            let resolv = write("resolv.conf", &container_resolv_conf())?;
+            let init = if record.spec.init {
+                Some(find_init()?)
+            } else {
+                None
+            };
+            let image_rt = ImageRuntimeConfig::from_config_json(&record.image_config);
+            let mut options = run_options(&record.spec, init);
+            options.hostname = Some(hostname);
+            let input = BundleInput {
+                id,
+                rootfs: &rootfs_dir,
+                image: &image_rt,
+                options: &options,
+                etc_hosts: &hosts,
+                etc_resolv_conf: &resolv,
+                etc_hostname: &hostname_path,
+                cgroups_path: format!("{}/{id}", container::cgroup_parent(store)),
+                netns_path: None,
+            };
+            let spec = build_spec(&input)?;
+            let bundle = cs.bundle(id);
+            std::fs::create_dir_all(&bundle)
+                .map_err(crate::store::io_err("cannot create", &bundle))?;
+            let json =
+                serde_json::to_vec_pretty(&spec).map_err(|e| Error::Internal(e.to_string()))?;
+            fsutil::write_atomic(&bundle.join("config.json"), &json)
+                .map_err(crate::store::io_err("cannot write", &bundle))?;
+            Ok(())
+        })();
+        if let Err(e) = prepared {
+            rootfs::unmount(&rootfs_dir);
+            return Err(e);
+        }
+    }
+    let output = std::process::Command::new(shim_binary)
+        .arg("shim")
+        .arg("start")
+        .arg("--root")
+        .arg(store.root())
+        .arg("--runroot")
+        .arg(store.runroot())
+        .arg(id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            Error::Internal(format!(
+                "cannot start the container monitor {}: {e}",
+                shim_binary.display()
+            ))
+        })?;
+    let mut child = output;
+    let mut report = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut report);
+    }
+    let _ = child.wait();
+    let line = report.lines().next().unwrap_or("").to_string();
+    if let Some(pid) = line.strip_prefix("ok ") {
+        return Ok(pid.trim().parse().unwrap_or(0));
+    }
+    // Failed: no process; back to created, with the error and Docker's exit code.
+    rootfs::unmount(&cs.rootfs(id));
+    container::remove_cgroups(store, id);
+    let (code, message) = match line.strip_prefix("error ").and_then(|r| r.split_once(' ')) {
+        Some((c, m)) => (c.parse().unwrap_or(125), m.to_string()),
+        None => (
+            125,
+            format!(
+                "the container monitor exited without a report{}",
+                if line.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {line}")
+                }
+            ),
+        ),
+    };
+    if let Ok(_lock) = cs.lock(id) {
+        if let Ok(mut st) = cs.state(id) {
+            st.status = Status::Created;
+            st.exit_code = code as i64;
+            st.error = message.clone();
+            let _ = cs.save_state(id, &st);
+        }
+    }
+    Err(Error::StartFailed { code, message })
+}
+
+pub(crate) fn signal_number(s: &str) -> Result<i32> {
+    let up = s.trim().to_ascii_uppercase();
+    if let Ok(n) = up.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+    }
+    let name = if up.starts_with("SIG") {
+        up.clone()
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<nix::sys::signal::Signal>()
+        .map(|s| s as i32)
+        .map_err(|_| Error::InvalidArgument(format!("invalid signal: {s}")))
+}
+
+pub(crate) fn kill(store: &Store, id: &str, signal: &str) -> Result<()> {
+    let cs = ContainerStore::new(store);
+    cs.reconcile(id)?;
+    let sig = signal_number(signal)?;
+    let state = cs.state(id)?;
+    if !state.status.is_live() || state.pid <= 0 {
+        return Err(Error::Conflict(format!(
+            "cannot kill container: {}: container {} is not running",
+            short(id),
+            short(id)
+        )));
+    }
+    // SAFETY: kill(2) of the container's init, whose PID its live shim recorded.
+    let rc = unsafe { libc::kill(state.pid as i32, sig) };
+    if rc != 0 {
+        return Err(Error::Internal(format!(
+            "cannot signal container {}: {}",
+            short(id),
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(())
+}
+
+fn short(id: &str) -> &str {
+    &id[..12.min(id.len())]
+}
+
+/// Waits until the container is not live; `None` on timeout.
+fn wait_exit(cs: &ContainerStore, id: &str, timeout: Option<Duration>) -> Option<ContainerState> {
+    let start = Instant::now();
+    loop {
+        let _ = cs.reconcile(id);
+        match cs.state(id) {
+            Ok(s) if !s.status.is_live() => return Some(s),
+            Err(_) => {
+                return Some(ContainerState {
+                    status: Status::Exited,
+                    ..Default::default()
+                })
+            }
+            _ => {}
+        }
+        if timeout.is_some_and(|t| start.elapsed() >= t) {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub(crate) fn stop(store: &Store, id: &str, timeout: Option<i64>) -> Result<()> {
+    let cs = ContainerStore::new(store);
+    cs.reconcile(id)?;
+    let record = cs.record(id)?;
+    let state = cs.state(id)?;
+    if !state.status.is_live() {
+        return Ok(());
+    }
+    let image_rt = ImageRuntimeConfig::from_config_json(&record.image_config);
+    let sig = match &record.spec.stop_signal {
+        Some(s) => signal_number(s)?,
+        None => crate::runtime::spec::stop_signal(&image_rt).unwrap_or(libc::SIGTERM),
+    };
+    let secs = timeout.or(record.spec.stop_timeout).unwrap_or(10);
+    let _ = kill(store, id, &sig.to_string());
+    if secs >= 0 && wait_exit(&cs, id, Some(Duration::from_secs(secs as u64))).is_some() {
+        return Ok(());
+    }
+    let _ = kill(store, id, "KILL");
+    wait_exit(&cs, id, Some(Duration::from_secs(30)));
+    Ok(())
+}
+
+pub(crate) fn wait(store: &Store, id: &str) -> Result<i64> {
+    let cs = ContainerStore::new(store);
+    let full = match cs.find(id) {
+        Ok(f) => f,
+        Err(e) => {
+            // Already auto-removed: its monitor left the exit code behind.
+            return match std::fs::read_to_string(exits_dir(store).join(id)) {
+                Ok(code) => Ok(code.trim().parse().unwrap_or(0)),
+                Err(_) => Err(e),
+            };
+        }
+    };
+    let state = wait_exit(&cs, &full, None).unwrap_or_default();
+    if cs.state(&full).is_err() {
+        // Auto-removed: its monitor left the exit code behind.
+        if let Ok(code) = std::fs::read_to_string(exits_dir(store).join(&full)) {
+            return Ok(code.trim().parse().unwrap_or(0));
+        }
+    }
+    Ok(state.exit_code)
+}
+
+pub(crate) fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
+    let cs = ContainerStore::new(store);
+    cs.reconcile(id)?;
+    let record = cs.record(id)?;
+    let state = cs.state(id)?;
+    if state.status.is_live() {
+        if !force {
+            return Err(Error::Conflict(format!(
+                "cannot remove container \"/{}\": container is {}: stop the container before removing or force remove",
+                record.name,
+                state.status.as_str()
+            )));
+        }
+        let _ = kill(store, id, "KILL");
+        wait_exit(&cs, id, Some(Duration::from_secs(30)));
+    }
+    let _names = cs.lock_names()?;
+    let _lock = cs.lock(id)?;
+    rootfs::unmount(&cs.rootfs(id));
+    fsutil::remove_tree(&cs.dir(id)).map_err(crate::store::io_err("cannot remove", &cs.dir(id)))?;
+    let _ = fsutil::remove_tree(&cs.run_dir(id));
+    crate::events::append(
+        store,
+        "container",
+        "destroy",
+        id,
+        &record.name,
+        &record.spec.image,
+    );
+    Ok(())
+}
+
+fn command_string(record: &ContainerRecord) -> (String, Vec<String>) {
+    let image_rt = ImageRuntimeConfig::from_config_json(&record.image_config);
+    let args = crate::runtime::spec::process_args(&image_rt, &run_options(&record.spec, None))
+        .unwrap_or_default();
+    match args.split_first() {
+        Some((p, rest)) => (p.clone(), rest.to_vec()),
+        None => (String::new(), vec![]),
+    }
+}
+
+/// Docker's STATUS column: "Up 5 minutes", "Exited (0) 2 hours ago", "Created".
+pub fn status_text(state: &ContainerState) -> String {
+    let ago = |t: &Option<String>| {
+        let secs = t
+            .as_deref()
+            .map(|s| (chrono::Utc::now().timestamp() - images::unix_time(Some(s))).max(0))
+            .unwrap_or(0);
+        human_duration(secs)
+    };
+    match state.status {
+        Status::Running => format!("Up {}", ago(&state.started_at)),
+        Status::Paused => format!("Up {} (Paused)", ago(&state.started_at)),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            state.exit_code,
+            ago(&state.finished_at)
+        ),
+        Status::Created => "Created".into(),
+        Status::Restarting => "Restarting".into(),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+    }
+}
+
+fn human_duration(s: i64) -> String {
+    let (m, h) = (s / 60, (s as f64 / 3600.0).round() as i64);
+    match () {
+        _ if s < 1 => "Less than a second".into(),
+        _ if s == 1 => "1 second".into(),
+        _ if s < 60 => format!("{s} seconds"),
+        _ if m == 1 => "About a minute".into(),
+        _ if m < 60 => format!("{m} minutes"),
+        _ if h == 1 => "About an hour".into(),
+        _ if h < 48 => format!("{h} hours"),
+        _ if h < 24 * 14 => format!("{} days", h / 24),
+        _ if h < 24 * 60 => format!("{} weeks", h / 24 / 7),
+        _ if h < 24 * 730 => format!("{} months", h / 24 / 30),
+        _ => format!("{} years", h / 24 / 365),
+    }
+}
+
+pub(crate) fn list(
+    store: &Store,
+    opts: &crate::options::ListContainersOptions,
+) -> Result<Vec<ContainerSummary>> {
+    let cs = ContainerStore::new(store);
+    for id in cs.ids() {
+        let _ = cs.reconcile(&id);
+    }
+    let mut out = Vec::new();
+    for (record, state) in cs.all() {
+        if !opts.all && !state.status.is_live() {
+            continue;
+        }
+        if !opts.filters_match(&record, &state) {
+            continue;
+        }
+        let (path, args) = command_string(&record);
+        let command = std::iter::once(path)
+            .chain(args)
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.push(ContainerSummary {
+            id: Some(record.id.clone()),
+            names: Some(vec![format!("/{}", record.name)]),
+            image: Some(record.spec.image.clone()),
+            image_id: Some(record.image_id.to_string()),
+            command: Some(command),
+            created: Some(images::unix_time(Some(&record.created))),
+            labels: Some(record.spec.labels.clone().into_iter().collect()),
+            state: Some(match state.status {
+                Status::Created => ContainerSummaryStateEnum::CREATED,
+                Status::Running => ContainerSummaryStateEnum::RUNNING,
+                Status::Paused => ContainerSummaryStateEnum::PAUSED,
+                Status::Restarting => ContainerSummaryStateEnum::RESTARTING,
+                Status::Removing => ContainerSummaryStateEnum::REMOVING,
+                Status::Exited => ContainerSummaryStateEnum::EXITED,
+                Status::Dead => ContainerSummaryStateEnum::DEAD,
+            }),
+            status: Some(status_text(&state)),
+            ports: Some(vec![]),
+            ..Default::default()
+        });
+    }
+    out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+    if let Some(n) = opts.limit {
+        out.truncate(n);
+    }
+    Ok(out)
+}
+
+pub(crate) fn inspect(store: &Store, name: &str) -> Result<ContainerInspectResponse> {
+    let cs = ContainerStore::new(store);
+    let id = cs.find(name)?;
+    cs.reconcile(&id)?;
+    let record = cs.record(&id)?;
+    let state = cs.state(&id)?;
+    let (path, args) = command_string(&record);
+    let image_rt = ImageRuntimeConfig::from_config_json(&record.image_config);
+    let dir = cs.dir(&id);
+    let s = |p: PathBuf| Some(p.display().to_string());
+    let layers = store.layers();
+    let lower: Vec<String> = record
+        .layers
+        .iter()
+        .rev()
+        .map(|c| layers.diff_dir(c).display().to_string())
+        .collect();
+    let mut gd = HashMap::new();
+    gd.insert("LowerDir".to_string(), lower.join(":"));
+    gd.insert(
+        "UpperDir".to_string(),
+        dir.join("upper").display().to_string(),
+    );
+    gd.insert(
+        "WorkDir".to_string(),
+        dir.join("work").display().to_string(),
+    );
+    gd.insert(
+        "MergedDir".to_string(),
+        dir.join("rootfs").display().to_string(),
+    );
+    let mut env = image_rt.env.clone();
+    for e in &record.spec.env {
+        let key = e.split('=').next().unwrap_or(e);
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
+    Ok(ContainerInspectResponse {
+        id: Some(record.id.clone()),
+        created: Some(record.created.clone()),
+        path: Some(path),
+        args: Some(args),
+        state: Some(ApiState {
+            status: Some(match state.status {
+                Status::Created => ContainerStateStatusEnum::CREATED,
+                Status::Running => ContainerStateStatusEnum::RUNNING,
+                Status::Paused => ContainerStateStatusEnum::PAUSED,
+                Status::Restarting => ContainerStateStatusEnum::RESTARTING,
+                Status::Removing => ContainerStateStatusEnum::REMOVING,
+                Status::Exited => ContainerStateStatusEnum::EXITED,
+                Status::Dead => ContainerStateStatusEnum::DEAD,
+            }),
+            running: Some(state.status == Status::Running || state.status == Status::Paused),
+            paused: Some(state.status == Status::Paused),
+            restarting: Some(state.status == Status::Restarting),
+            oom_killed: Some(state.oom_killed),
+            dead: Some(state.status == Status::Dead),
+            pid: Some(state.pid),
+            exit_code: Some(state.exit_code),
+            error: Some(state.error.clone()),
+            started_at: Some(
+                state
+                    .started_at
+                    .clone()
+                    .unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+            ),
+            finished_at: Some(
+                state
+                    .finished_at
+                    .clone()
+                    .unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+            ),
+            health: None,
+        }),
+        image: Some(record.image_id.to_string()),
+        resolv_conf_path: s(dir.join("resolv.conf")),
+        hostname_path: s(dir.join("hostname")),
+        hosts_path: s(dir.join("hosts")),
+        log_path: s(cs.log_path(&id)),
+        name: Some(format!("/{}", record.name)),
+        restart_count: Some(state.restart_count),
+        driver: Some("overlay2".into()),
+        platform: Some("linux".into()),
+        mount_label: Some(String::new()),
+        process_label: Some(String::new()),
+        app_armor_profile: Some(String::new()),
+        host_config: Some(HostConfig {
+            auto_remove: Some(record.spec.auto_remove),
+            privileged: Some(record.spec.privileged),
+            readonly_rootfs: Some(record.spec.read_only),
+            cap_add: Some(record.spec.cap_add.clone()),
+            cap_drop: Some(record.spec.cap_drop.clone()),
+            memory: Some(record.spec.memory.unwrap_or(0)),
+            nano_cpus: Some(record.spec.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0)),
+            pids_limit: record.spec.pids_limit,
+            init: Some(record.spec.init),
+            security_opt: Some(record.spec.security_opt.clone()),
+            runtime: Some(
+                record
+                    .spec
+                    .runtime
+                    .clone()
+                    .unwrap_or_else(|| "rdesk".into()),
+            ),
+            network_mode: Some("none".into()),
+            ..Default::default()
+        }),
+        graph_driver: Some(DriverData {
+            name: "overlay2".into(),
+            data: gd,
+        }),
+        mounts: Some(vec![]),
+        config: Some(ContainerConfig {
+            hostname: Some(
+                record
+                    .spec
+                    .hostname
+                    .clone()
+                    .unwrap_or_else(|| id[..12].to_string()),
+            ),
+            domainname: Some(String::new()),
+            user: Some(
+                record
+                    .spec
+                    .user
+                    .clone()
+                    .or(image_rt.user.clone())
+                    .unwrap_or_default(),
+            ),
+            attach_stdin: Some(record.spec.open_stdin),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(record.spec.tty),
+            open_stdin: Some(record.spec.open_stdin),
+            stdin_once: Some(record.spec.open_stdin),
+            env: Some(env),
+            cmd: record
+                .spec
+                .cmd
+                .clone()
+                .or(if record.spec.entrypoint.is_some() {
+                    None
+                } else {
+                    image_rt.cmd.clone()
+                }),
+            image: Some(record.spec.image.clone()),
+            working_dir: Some(
+                record
+                    .spec
+                    .working_dir
+                    .clone()
+                    .or(image_rt.working_dir.clone())
+                    .unwrap_or_default(),
+            ),
+            entrypoint: record
+                .spec
+                .entrypoint
+                .clone()
+                .or(image_rt.entrypoint.clone()),
+            labels: Some(record.spec.labels.clone().into_iter().collect()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+/// One log record of Docker's json-file.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct LogRecord {
+    pub log: String,
+    pub stream: String,
+    pub time: String,
+}
+
+/// An open container log. Opened before `start`, so nothing is missed even if the container
+/// is auto-removed before the reader gets to it (the open file outlives the unlink).
+pub struct LogReader {
+    id: String,
+    path: PathBuf,
+    reader: std::io::BufReader<std::fs::File>,
+}
+
+impl LogReader {
+    /// Skips what the log already holds (`start -a` shows only the new run's output).
+    pub fn skip_to_end(&mut self) -> Result<()> {
+        use std::io::Seek;
+        self.reader
+            .seek(std::io::SeekFrom::End(0))
+            .map(|_| ())
+            .map_err(|e| crate::store::io_err("cannot read", &self.path)(e).into())
+    }
+}
+
+pub(crate) fn open_log(store: &Store, id: &str) -> Result<LogReader> {
+    let cs = ContainerStore::new(store);
+    let path = cs.log_path(id);
+    let file = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(&path)
+        .map_err(crate::store::io_err("cannot open", &path))?;
+    Ok(LogReader {
+        id: id.to_string(),
+        path,
+        reader: std::io::BufReader::new(file),
+    })
+}
+
+/// Reads the log, then (follow) waits for more until the container stops; calls `sink` per
+/// record, stopping when it returns false.
+pub(crate) fn read_logs(
+    store: &Store,
+    log: &mut LogReader,
+    opts: &crate::options::LogsOptions,
+    sink: &mut dyn FnMut(LogRecord) -> bool,
+) -> Result<()> {
+    let cs = ContainerStore::new(store);
+    let (id, path, reader) = (log.id.clone(), log.path.clone(), &mut log.reader);
+    let since = opts.since.unwrap_or(i64::MIN);
+    let wanted = |r: &LogRecord| {
+        (r.stream == "stdout" && opts.stdout || r.stream == "stderr" && opts.stderr)
+            && images::unix_time(Some(&r.time)) >= since
+    };
+    // The backlog (with --tail: only the last N records).
+    let mut backlog: std::collections::VecDeque<LogRecord> = Default::default();
+    let mut line = String::new();
+    let mut pending = String::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(crate::store::io_err("cannot read", &path))?;
+        if n == 0 {
+            break;
+        }
+        if !line.ends_with('\n') {
+            pending = line.clone();
+            break;
+        }
+        if let Ok(r) = serde_json::from_str::<LogRecord>(&line) {
+            if wanted(&r) {
+                backlog.push_back(r);
+                if let Some(t) = opts.tail {
+                    while backlog.len() > t {
+                        backlog.pop_front();
+                    }
+                }
+            }
+        }
+    }
+    for r in backlog {
+        if !sink(r) {
+            return Ok(());
+        }
+    }
+    if !opts.follow {
+        return Ok(());
+    }
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(crate::store::io_err("cannot read", &path))?;
+        if n > 0 {
+            pending.push_str(&line);
+            if pending.ends_with('\n') {
+                if let Ok(r) = serde_json::from_str::<LogRecord>(&pending) {
+                    if wanted(&r) && !sink(r) {
+                        return Ok(());
+                    }
+                }
+                pending.clear();
+            }
+            continue;
+        }
+        let _ = cs.reconcile(&id);
+        // Gone (auto-removed) counts as stopped.
+        let live = cs.state(&id).map(|s| s.status.is_live()).unwrap_or(false);
+        if !live {
+            // One last read: the monitor flushes the log before it records the exit.
+            line.clear();
+            if reader
+                .read_line(&mut line)
+                .map_err(crate::store::io_err("cannot read", &path))?
+                > 0
+            {
+                pending.push_str(&line);
+                continue;
+            }
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Drops the exit codes of auto-removed containers older than an hour.
+pub(crate) fn sweep_exits(store: &Store) {
+    if let Ok(rd) = std::fs::read_dir(exits_dir(store)) {
+        for e in rd.flatten() {
+            if e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(3600))
+            {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
