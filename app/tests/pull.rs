@@ -222,6 +222,8 @@ fn platform_is_picked_from_an_index() {
     let index = fixtures::multiplatform_image(Format::Oci);
     reg.push_index("multi/arch", "latest", &index);
     let rd = Rdesk::new();
+    // This store also takes the durable path: one syncfs per layer.
+    rd.set_config("[store]\nsync_layers = true\n");
     let name = format!("{}/multi/arch", reg.addr());
     rd.run(&["pull", "-q", &name]).ok();
     let v: serde_json::Value =

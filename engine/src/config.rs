@@ -32,6 +32,9 @@ pub struct EngineConfig {
     pub docker_config: Option<PathBuf>,
     /// The binary that serves `shim start` (the running rdesk binary).
     pub shim_binary: PathBuf,
+    /// `syncfs` every unpacked layer before marking it complete (durable against power loss,
+    /// at the cost of waiting for the disk). Off by default, as Docker and containerd.
+    pub sync_layers: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -99,6 +102,7 @@ struct FileConfig {
 struct StoreSection {
     root: Option<PathBuf>,
     runroot: Option<PathBuf>,
+    sync_layers: Option<bool>,
 }
 
 impl EngineConfig {
@@ -128,6 +132,7 @@ impl EngineConfig {
             limits: LimitsConfig::default(),
             docker_config: docker_config_path(),
             shim_binary: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("rdesk")),
+            sync_layers: false,
         }
     }
 
@@ -152,6 +157,9 @@ impl EngineConfig {
             }
             if let Some(run) = s.runroot {
                 self.runroot = run;
+            }
+            if let Some(sync) = s.sync_layers {
+                self.sync_layers = sync;
             }
         }
         let _ = (file.network, file.tui);
@@ -206,6 +214,10 @@ mod tests {
             cfg.limits.max_config_bytes,
             LimitsConfig::default().max_config_bytes
         );
+        assert!(!cfg.sync_layers);
+        std::fs::write(&p, "[store]\nsync_layers = true\n").unwrap();
+        cfg.apply_file(&p).unwrap();
+        assert!(cfg.sync_layers);
 
         std::fs::write(&p, "[registries]\ninsecur = []\n").unwrap();
         let err = cfg.apply_file(&p).unwrap_err().to_string();

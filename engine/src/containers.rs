@@ -322,6 +322,7 @@ fn short(id: &str) -> &str {
 /// Waits until the container is not live; `None` on timeout.
 fn wait_exit(cs: &ContainerStore, id: &str, timeout: Option<Duration>) -> Option<ContainerState> {
     let start = Instant::now();
+    let mut idle = Duration::from_millis(1);
     loop {
         let _ = cs.reconcile(id);
         match cs.state(id) {
@@ -337,7 +338,8 @@ fn wait_exit(cs: &ContainerStore, id: &str, timeout: Option<Duration>) -> Option
         if timeout.is_some_and(|t| start.elapsed() >= t) {
             return None;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(idle);
+        idle = (idle * 2).min(Duration::from_millis(50));
     }
 }
 
@@ -778,12 +780,14 @@ pub(crate) fn read_logs(
     if !opts.follow {
         return Ok(());
     }
+    let mut idle = Duration::from_millis(1);
     loop {
         line.clear();
         let n = reader
             .read_line(&mut line)
             .map_err(crate::store::io_err("cannot read", &path))?;
         if n > 0 {
+            idle = Duration::from_millis(1);
             pending.push_str(&line);
             if pending.ends_with('\n') {
                 if let Ok(r) = serde_json::from_str::<LogRecord>(&pending) {
@@ -811,7 +815,9 @@ pub(crate) fn read_logs(
             }
             return Ok(());
         }
-        std::thread::sleep(Duration::from_millis(50));
+        // Short waits first: most `run`s of short commands end within milliseconds.
+        std::thread::sleep(idle);
+        idle = (idle * 2).min(Duration::from_millis(50));
     }
 }
 

@@ -71,9 +71,13 @@ impl Engine {
     /// As `open`, without the root check: for the image store alone, which needs no
     /// privilege (unit tests run it as any user).
     pub async fn open_unchecked(config: EngineConfig) -> Result<Engine> {
-        let (root, run) = (config.root.clone(), config.runroot.clone());
+        let (root, run, sync) = (
+            config.root.clone(),
+            config.runroot.clone(),
+            config.sync_layers,
+        );
         let store = blocking(move || {
-            let store = Store::open(&root, &run)?;
+            let store = Store::open(&root, &run)?.with_sync_layers(sync);
             container::ContainerStore::new(&store).ensure_dirs()?;
             containers::sweep_exits(&store);
             Ok(store)

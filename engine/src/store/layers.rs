@@ -40,11 +40,12 @@ pub struct LayerBlob {
 pub struct LayerStore {
     dir: PathBuf,
     locks: PathBuf,
+    sync: bool,
 }
 
 impl LayerStore {
-    pub(super) fn new(dir: PathBuf, locks: PathBuf) -> Self {
-        LayerStore { dir, locks }
+    pub(super) fn new(dir: PathBuf, locks: PathBuf, sync: bool) -> Self {
+        LayerStore { dir, locks, sync }
     }
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -102,7 +103,8 @@ impl LayerStore {
         Ok(layer)
     }
 
-    /// Publishes an unpacked layer: metadata, short link, one syncfs, the completion marker,
+    /// Publishes an unpacked layer: metadata, short link, (with `[store] sync_layers`) one
+    /// syncfs, the completion marker,
     /// then an atomic rename into place. Caller holds the layer's exclusive lock.
     pub fn commit(&self, staged: &Path, mut meta: LayerMeta) -> Result<LayerMeta, StoreError> {
         let link = fsutil::random_hex(6);
@@ -115,8 +117,10 @@ impl LayerStore {
         })?;
         fs::write(&meta_path, json).map_err(io_err("cannot write", &meta_path))?;
         fs::write(staged.join("link"), &link).map_err(io_err("cannot write", staged))?;
-        // One syncfs for the whole unpacked tree instead of an fsync per file.
-        fsutil::syncfs(staged).map_err(io_err("cannot sync", staged))?;
+        if self.sync {
+            // One syncfs for the whole unpacked tree instead of an fsync per file.
+            fsutil::syncfs(staged).map_err(io_err("cannot sync", staged))?;
+        }
         let marker = staged.join(COMPLETE);
         fs::write(&marker, b"").map_err(io_err("cannot write", &marker))?;
         let dst = self.layer_dir(chain_id);

@@ -51,6 +51,8 @@ pub(crate) fn io_err<'a>(
 pub struct Store {
     root: PathBuf,
     runroot: PathBuf,
+    /// `syncfs` each unpacked layer before it is marked complete (see docs/store.md).
+    sync_layers: bool,
 }
 
 impl Store {
@@ -65,6 +67,7 @@ impl Store {
         let store = Store {
             root: root.to_path_buf(),
             runroot: runroot.to_path_buf(),
+            sync_layers: false,
         };
         for dir in [root, runroot] {
             mkdir_private(dir).map_err(io_err("cannot create store directory", dir))?;
@@ -85,6 +88,12 @@ impl Store {
         Ok(store)
     }
 
+    /// Makes layer commits durable against power loss (one `syncfs` per layer).
+    pub fn with_sync_layers(mut self, sync: bool) -> Store {
+        self.sync_layers = sync;
+        self
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -101,7 +110,7 @@ impl Store {
         self.root.join("locks")
     }
     pub fn layers(&self) -> LayerStore {
-        LayerStore::new(self.root.join("layers"), self.locks_dir())
+        LayerStore::new(self.root.join("layers"), self.locks_dir(), self.sync_layers)
     }
     pub fn images(&self) -> ImageIndex {
         ImageIndex::new(self.root.join("images.json"))
