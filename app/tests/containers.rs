@@ -317,3 +317,168 @@ fn rmi_refuses_an_image_a_container_uses() {
     rd.run(&["image", "prune", "-f"]).ok();
     assert_eq!(rd.image_count(), 0);
 }
+
+/// A tmux server of our own (a real terminal), killed at the end even on failure.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new(cmd: &str) -> Tmux {
+        let socket = format!(
+            "rdesk-ct-{}-{}",
+            std::process::id(),
+            rdesk_testkit::free_port()
+        );
+        let t = Tmux { socket };
+        let ok = std::process::Command::new("tmux")
+            .args([
+                "-L",
+                &t.socket,
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                "100",
+                "-y",
+                "30",
+                cmd,
+            ])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux starts");
+        t
+    }
+    fn keys(&self, keys: &[&str]) {
+        let mut c = std::process::Command::new("tmux");
+        c.args(["-L", &self.socket, "send-keys", "-t", "t"])
+            .args(keys);
+        assert!(c.status().unwrap().success());
+    }
+    fn screen(&self) -> String {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-t", "t", "-p"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    #[track_caller]
+    fn wait_for(&self, text: &str) {
+        self.wait_count(text, 1);
+    }
+    /// Waits until `text` is on the screen `n` times (a prompt also named in the command line).
+    #[track_caller]
+    fn wait_count(&self, text: &str, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.screen().matches(text).count() < n {
+            assert!(
+                Instant::now() < deadline,
+                "{text:?} never appeared; screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+fn rdesk_cmd(rd: &Rdesk, args: &str) -> String {
+    format!(
+        "RDESK_CONFIG={} HOME={} {} --root {} --runroot {} {args}",
+        rd.dir.path().join("config.toml").display(),
+        rd.home().display(),
+        env!("CARGO_BIN_EXE_rdesk"),
+        rd.root().display(),
+        rd.dir.path().join("run").display()
+    )
+}
+
+#[test]
+fn interactive_shell_through_a_real_pty_then_detach_and_reattach() {
+    let (_reg, rd, img) = with_busybox();
+    let _c = Cleanup(&rd);
+    let t = Tmux::new("sh");
+    t.keys(&[
+        &format!(
+            "{}; echo EXITED=$?",
+            rdesk_cmd(&rd, &format!("run -it --rm -e PS1=IN- {img} sh"))
+        ),
+        "Enter",
+    ]);
+    t.wait_count("IN-", 2);
+    // Typed into the container's shell, answered by it; the PTY has our window size.
+    t.keys(&["echo hi$((40+2)); stty size", "Enter"]);
+    t.wait_for("hi42");
+    t.wait_for("30 100");
+    t.keys(&["exit 7", "Enter"]);
+    t.wait_for("EXITED=7");
+    assert_eq!(rd.run(&["ps", "-aq"]).ok().stdout, "", "--rm removed it");
+
+    // ctrl-p ctrl-q detaches; the container keeps running; attach takes it back.
+    let seen = t.screen().matches("IN-").count();
+    t.keys(&[
+        &format!(
+            "{}; echo DETACHED=$?",
+            rdesk_cmd(&rd, &format!("run -it --name sess -e PS1=IN- {img} sh"))
+        ),
+        "Enter",
+    ]);
+    t.wait_count("IN-", seen + 2);
+    t.keys(&["C-p", "C-q"]);
+    t.wait_for("DETACHED=0");
+    let ps = rd
+        .run(&["ps", "--format", "{{.Names}} {{.State}}"])
+        .ok()
+        .stdout;
+    assert_eq!(ps, "sess running\n");
+    t.keys(&[
+        &format!("{}; echo ATTACH=$?", rdesk_cmd(&rd, "attach sess")),
+        "Enter",
+    ]);
+    std::thread::sleep(Duration::from_millis(500));
+    t.keys(&["echo back$((1+1))", "Enter"]);
+    t.wait_for("back2");
+    t.keys(&["exit 3", "Enter"]);
+    t.wait_for("ATTACH=3");
+    // The session is in the log too.
+    assert!(rd.run(&["logs", "sess"]).ok().stdout.contains("back2"));
+    rd.run(&["rm", "sess"]).ok();
+}
+
+#[test]
+fn interactive_stdin_without_a_tty_is_a_pipe() {
+    let (_reg, rd, img) = with_busybox();
+    let _c = Cleanup(&rd);
+    let mut child = rd
+        .command(&["run", "-i", "--rm", &img, "sh", "-c", "cat; echo done >&2"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"line one\nline two\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "line one\nline two\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "done\n");
+}

@@ -155,7 +155,7 @@ fn container_resolv_conf() -> String {
 }
 
 /// Prepares rootfs and bundle, starts the shim, waits for its report. Returns the init PID.
-pub(crate) fn start(store: &Store, shim_binary: &Path, id: &str) -> Result<i64> {
+pub(crate) fn start(store: &Store, shim_binary: &Path, id: &str, wait_attach: bool) -> Result<i64> {
     let cs = ContainerStore::new(store);
     cs.reconcile(id)?;
     let record = cs.record(id)?;
@@ -225,6 +225,7 @@ pub(crate) fn start(store: &Store, shim_binary: &Path, id: &str) -> Result<i64> 
         .arg(store.root())
         .arg("--runroot")
         .arg(store.runroot())
+        .args(wait_attach.then_some("--wait-attach"))
         .arg(id)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -407,6 +408,13 @@ pub(crate) fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
     let _names = cs.lock_names()?;
     let _lock = cs.lock(id)?;
     rootfs::unmount(&cs.rootfs(id));
+    // A killed init whose monitor died is reaped by PID 1, maybe only now: retry a moment.
+    for _ in 0..100 {
+        if container::remove_cgroups(store, id) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     fsutil::remove_tree(&cs.dir(id)).map_err(crate::store::io_err("cannot remove", &cs.dir(id)))?;
     let _ = fsutil::remove_tree(&cs.run_dir(id));
     crate::events::append(

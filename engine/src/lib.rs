@@ -4,6 +4,7 @@
 //! models, so `rdesk inspect` prints what a `docker inspect` reader expects.
 
 pub mod archive;
+pub mod attach;
 pub mod config;
 pub mod container;
 mod containers;
@@ -205,7 +206,45 @@ impl Engine {
         let name = name.to_string();
         blocking(move || {
             let id = container::ContainerStore::new(&store).find(&name)?;
-            containers::start(&store, &shim, &id)
+            containers::start(&store, &shim, &id, false)
+        })
+        .await
+    }
+
+    /// Starts it so that it runs only once a client is attached to its socket (`run -it`):
+    /// returns the PID and the attach socket to connect to within 30 s.
+    pub async fn start_container_attached(&self, name: &str) -> Result<(i64, std::path::PathBuf)> {
+        let (store, shim) = (
+            self.inner.store.clone(),
+            self.inner.config.shim_binary.clone(),
+        );
+        let name = name.to_string();
+        blocking(move || {
+            let id = container::ContainerStore::new(&store).find(&name)?;
+            let pid = containers::start(&store, &shim, &id, true)?;
+            Ok((pid, attach::socket_path(store.runroot(), &id, "attach")))
+        })
+        .await
+    }
+
+    /// The attach socket of a running container, and whether it has a TTY and open stdin.
+    pub async fn attach_target(&self, name: &str) -> Result<(std::path::PathBuf, bool, bool)> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || {
+            let cs = container::ContainerStore::new(&store);
+            let id = cs.find(&name)?;
+            cs.reconcile(&id)?;
+            let record = cs.record(&id)?;
+            if !cs.state(&id)?.status.is_live() {
+                return Err(Error::Conflict(
+                    "You cannot attach to a stopped container, start it first".into(),
+                ));
+            }
+            Ok((
+                attach::socket_path(store.runroot(), &id, "attach"),
+                record.spec.tty,
+                record.spec.open_stdin,
+            ))
         })
         .await
     }

@@ -101,6 +101,9 @@ pub struct RunArgs {
     /// Run container in background and print container ID
     #[arg(short, long)]
     detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = super::attach::DEFAULT_DETACH_KEYS)]
+    detach_keys: String,
     #[command(flatten)]
     create: CreateArgs,
 }
@@ -258,9 +261,8 @@ pub async fn create(engine: &Engine, args: CreateArgs) -> anyhow::Result<()> {
 }
 
 pub async fn run(engine: &Engine, args: RunArgs) -> anyhow::Result<()> {
-    if args.create.tty || args.create.interactive {
-        // Interactive sessions need the attach socket and PTY, which land next.
-        return Err(run_failure(anyhow::anyhow!("interactive runs (-i, -t) are not available in this build yet; run detached with -d and read output with `rdesk logs -f`")));
+    if (args.create.tty || args.create.interactive) && !args.detach {
+        return run_attached(engine, args).await;
     }
     let result: anyhow::Result<(String, Option<rdesk_engine::LogReader>)> = async {
         let config = config_of(&args.create)?;
@@ -309,6 +311,49 @@ pub async fn run(engine: &Engine, args: RunArgs) -> anyhow::Result<()> {
         return Err(ExitCode(code as i32).into());
     }
     Ok(())
+}
+
+/// `run -it` / `run -i`: the container starts once we are attached to its monitor, so not a
+/// byte of output (a shell's first prompt) is missed.
+async fn run_attached(engine: &Engine, args: RunArgs) -> anyhow::Result<()> {
+    let keys = rdesk_engine::attach::parse_detach_keys(&args.detach_keys)
+        .map_err(|e| run_failure(anyhow::anyhow!(e)))?;
+    let result: anyhow::Result<std::path::PathBuf> = async {
+        let config = config_of(&args.create)?;
+        ensure_image(engine, &args.create).await?;
+        let id = engine
+            .create_container(
+                Some(CreateContainerOptions {
+                    name: args.create.name.clone().unwrap_or_default(),
+                }),
+                config,
+            )
+            .await?;
+        match engine.start_container_attached(&id).await {
+            Ok((_, socket)) => Ok(socket),
+            Err(e) => {
+                if args.create.rm {
+                    let _ = engine
+                        .remove_container(
+                            &id,
+                            RemoveContainerOptions {
+                                force: true,
+                                v: true,
+                            },
+                        )
+                        .await;
+                }
+                Err(e.into())
+            }
+        }
+    }
+    .await;
+    let socket = result.map_err(run_failure)?;
+    let (tty, stdin) = (args.create.tty, args.create.interactive);
+    let end =
+        tokio::task::spawn_blocking(move || super::attach::session(&socket, tty, stdin, &keys))
+            .await??;
+    super::attach::finish(end)
 }
 
 /// Streams the container's output to ours until it exits; its exit code.

@@ -1,6 +1,7 @@
 //! The Docker-compatible command line: one module per verb family, all over `Engine`.
 
 mod archive;
+mod attach;
 mod containers;
 pub mod format;
 mod images;
@@ -76,6 +77,8 @@ enum Command {
     Logs(containers::LogsArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(containers::WaitArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(attach::AttachArgs),
     /// Manage containers
     Container {
         #[command(subcommand)]
@@ -111,6 +114,8 @@ enum ContainerCommand {
     Wait(containers::WaitArgs),
     /// Display detailed information on one or more containers
     Inspect(images::InspectArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(attach::AttachArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -271,6 +276,10 @@ async fn dispatch(engine: &Engine, command: Command) -> anyhow::Result<()> {
         | Command::Container {
             command: ContainerCommand::Wait(a),
         } => containers::wait(engine, a).await,
+        Command::Attach(a)
+        | Command::Container {
+            command: ContainerCommand::Attach(a),
+        } => attach::attach_cmd(engine, a).await,
         Command::History(a)
         | Command::Image {
             command: ImageCommand::History(a),

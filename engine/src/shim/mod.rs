@@ -23,6 +23,7 @@ use nix::unistd::{fork, pipe, setsid, ForkResult, Pid};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,8 @@ pub struct ShimArgs {
     pub root: PathBuf,
     pub runroot: PathBuf,
     pub id: String,
+    /// Start the container only once a client attached (`run -it`), so it misses nothing.
+    pub wait_attach: bool,
 }
 
 impl ShimArgs {
@@ -41,8 +44,10 @@ impl ShimArgs {
             other => return Err(format!("unknown shim mode {other:?}")),
         }
         let (mut root, mut runroot, mut id) = (None, None, None);
+        let mut wait_attach = false;
         while let Some(a) = it.next() {
             match a.as_str() {
+                "--wait-attach" => wait_attach = true,
                 "--root" => root = it.next().map(PathBuf::from),
                 "--runroot" => runroot = it.next().map(PathBuf::from),
                 other if id.is_none() => id = Some(other.to_string()),
@@ -53,6 +58,7 @@ impl ShimArgs {
             root: root.ok_or("--root missing")?,
             runroot: runroot.ok_or("--runroot missing")?,
             id: id.ok_or("container id missing")?,
+            wait_attach,
         })
     }
 }
@@ -133,6 +139,68 @@ enum Runtime {
     External(String),
 }
 
+/// The container's end of its standard streams, as the monitor holds them.
+struct Streams {
+    out: Option<OwnedFd>,
+    err: Option<OwnedFd>,
+    /// The PTY master (`-t`): output and input both.
+    master: Option<OwnedFd>,
+    /// Write end of the container's stdin pipe (`-i` without `-t`).
+    stdin: Option<OwnedFd>,
+}
+
+fn bind_socket(path: &std::path::Path) -> Result<UnixListener, ShimError> {
+    let _ = std::fs::remove_file(path);
+    if path.as_os_str().len() > 107 {
+        return Err(fail(
+            125,
+            format!(
+                "socket path {} is longer than unix sockets allow; use a shorter --runroot",
+                path.display()
+            ),
+        ));
+    }
+    let l = UnixListener::bind(path)
+        .map_err(|e| fail(125, format!("cannot listen on {}: {e}", path.display())))?;
+    let _ = std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600));
+    Ok(l)
+}
+
+/// Receives the PTY master the container's init sends over the console socket.
+fn receive_master(listener: &UnixListener) -> Result<OwnedFd, ShimError> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let _ = listener.set_nonblocking(false);
+    let (conn, _) = listener
+        .accept()
+        .map_err(|e| fail(125, format!("console socket: {e}")))?;
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut buf = [0u8; 4096];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(|e| fail(125, format!("console socket: {e}")))?;
+    for cmsg in msg
+        .cmsgs()
+        .map_err(|e| fail(125, format!("console socket: {e}")))?
+    {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            if let Some(&fd) = fds.first() {
+                // SAFETY: the kernel just gave us this descriptor (SCM_RIGHTS); we own it now.
+                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    Err(fail(
+        125,
+        "the container sent no terminal over the console socket",
+    ))
+}
+
 fn monitor(args: &ShimArgs) -> Result<(), ShimError> {
     let store = Store::open(&args.root, &args.runroot).map_err(|e| fail(125, e.to_string()))?;
     let containers = ContainerStore::new(&store);
@@ -145,34 +213,65 @@ fn monitor(args: &ShimArgs) -> Result<(), ShimError> {
     let _ = std::fs::create_dir_all(&run_dir);
     let runtime_root = args.runroot.join("runtime");
     let _ = std::fs::create_dir_all(&runtime_root);
+    let sock_dir = args.runroot.join("sock");
+    let _ = crate::store::fsutil::mkdir_private(&sock_dir);
+    let attach_path = crate::attach::socket_path(&args.runroot, id, "attach");
+    let console_path = crate::attach::socket_path(&args.runroot, id, "console");
+    let tty = record.spec.tty;
 
-    let (out_r, out_w) = pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
-    let (err_r, err_w) = pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
-    let stdin: OwnedFd = File::open("/dev/null")
-        .map_err(|e| fail(125, format!("/dev/null: {e}")))?
-        .into();
+    // The container's streams: a PTY through the console socket, or pipes.
+    let console = if tty {
+        Some(bind_socket(&console_path)?)
+    } else {
+        None
+    };
+    let mut streams = Streams {
+        out: None,
+        err: None,
+        master: None,
+        stdin: None,
+    };
+    let mut child_io: Option<(OwnedFd, OwnedFd, OwnedFd)> = None;
+    if !tty {
+        let (out_r, out_w) = pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
+        let (err_r, err_w) = pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
+        let stdin_r: OwnedFd = if record.spec.open_stdin {
+            let (r, w) = pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
+            streams.stdin = Some(w);
+            r
+        } else {
+            File::open("/dev/null")
+                .map_err(|e| fail(125, format!("/dev/null: {e}")))?
+                .into()
+        };
+        streams.out = Some(out_r);
+        streams.err = Some(err_r);
+        child_io = Some((stdin_r, out_w, err_w));
+    }
 
     let runtime_name = record
         .spec
         .runtime
         .clone()
         .filter(|r| !r.is_empty() && r != "rdesk");
-    let (runtime, pid) = match runtime_name {
+    let (mut runtime, pid) = match &runtime_name {
         None => {
-            let built = libcontainer::container::builder::ContainerBuilder::new(
+            let mut builder = libcontainer::container::builder::ContainerBuilder::new(
                 id.to_string(),
                 libcontainer::syscall::syscall::SyscallType::default(),
             )
             .with_root_path(&runtime_root)
-            .map_err(|e| fail(125, e.to_string()))?
-            .with_stdin(stdin)
-            .with_stdout(out_w)
-            .with_stderr(err_w)
-            .as_init(&bundle)
-            .with_systemd(false)
-            .with_detach(true)
-            .build();
-            let mut c = match built {
+            .map_err(|e| fail(125, e.to_string()))?;
+            match child_io.take() {
+                Some((i, o, e)) => builder = builder.with_stdin(i).with_stdout(o).with_stderr(e),
+                None => builder = builder.with_console_socket(Some(&console_path)),
+            }
+            let built = builder
+                .as_init(&bundle)
+                .with_systemd(false)
+                .with_detach(true)
+                .build();
+            let c = match built {
                 Ok(c) => c,
                 Err(e) => {
                     let msg = crate::registry::error_chain(&e);
@@ -181,35 +280,48 @@ fn monitor(args: &ShimArgs) -> Result<(), ShimError> {
                     return Err(fail(start_error_code(&msg), msg));
                 }
             };
-            if let Err(e) = c.start() {
-                let msg = crate::registry::error_chain(&e);
-                let _ = c.delete(true);
-                container::remove_cgroups(&store, id);
-                return Err(fail(start_error_code(&msg), msg));
-            }
             let pid = c.pid().map(|p| p.as_raw()).unwrap_or(0);
             (Runtime::Libcontainer(Box::new(c)), pid)
         }
         Some(bin) => {
             let pid_file = run_dir.join("init.pid");
-            let ext_root = external_root(&runtime_root, &bin);
-            let status = std::process::Command::new(&bin)
-                .args(["--root"])
+            let ext_root = external_root(&runtime_root, bin);
+            let mut cmd = std::process::Command::new(bin);
+            cmd.arg("--root")
                 .arg(&ext_root)
                 .args(["create", "--bundle"])
                 .arg(&bundle)
                 .arg("--pid-file")
-                .arg(&pid_file)
+                .arg(&pid_file);
+            let (err_capture_r, err_capture_w) =
+                pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
+            match child_io.take() {
+                Some((i, o, e)) => {
+                    cmd.stdin(std::process::Stdio::from(i))
+                        .stdout(std::process::Stdio::from(o))
+                        .stderr(std::process::Stdio::from(e));
+                    drop(err_capture_w);
+                }
+                None => {
+                    cmd.arg("--console-socket").arg(&console_path);
+                    cmd.stdin(std::process::Stdio::null())
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::from(err_capture_w));
+                }
+            }
+            let status = cmd
                 .arg(id)
-                .stdin(std::process::Stdio::from(stdin))
-                .stdout(std::process::Stdio::from(out_w))
-                .stderr(std::process::Stdio::from(err_w))
                 .status()
                 .map_err(|e| fail(125, format!("cannot run the OCI runtime {bin:?}: {e}")))?;
             if !status.success() {
                 let mut msg = String::new();
-                let _ = File::from(err_r.try_clone().map_err(|e| fail(125, e.to_string()))?)
-                    .read_to_string(&mut msg);
+                let source = if tty {
+                    err_capture_r
+                } else {
+                    streams.err.take().unwrap_or(err_capture_r)
+                };
+                let _ = File::from(source).read_to_string(&mut msg);
+                container::remove_cgroups(&store, id);
                 return Err(fail(
                     start_error_code(&msg),
                     format!("{bin} create failed: {}", msg.trim()),
@@ -219,24 +331,17 @@ fn monitor(args: &ShimArgs) -> Result<(), ShimError> {
                 .ok()
                 .and_then(|s| s.trim().parse().ok())
                 .unwrap_or(0);
-            let started = std::process::Command::new(&bin)
-                .args(["--root"])
-                .arg(&ext_root)
-                .args(["start", id])
-                .status();
-            if !started.is_ok_and(|s| s.success()) {
-                let _ = std::process::Command::new(&bin)
-                    .args(["--root"])
-                    .arg(&ext_root)
-                    .args(["delete", "--force", id])
-                    .status();
-                return Err(fail(125, format!("{bin} start failed")));
-            }
-            (Runtime::External(bin), pid)
+            (Runtime::External(bin.clone()), pid)
         }
     };
+    if let Some(listener) = &console {
+        streams.master = Some(receive_master(listener)?);
+        let _ = std::fs::remove_file(&console_path);
+    }
+    let attach = bind_socket(&attach_path)?;
 
-    // Running: record it, then tell the caller.
+    // Created: record it as running (the PID is known), tell the caller, maybe wait for it to
+    // attach, then release the container's process.
     let shim_pid = std::process::id() as i64;
     {
         let _lock = containers.lock(id).map_err(|e| fail(125, e.to_string()))?;
@@ -254,17 +359,67 @@ fn monitor(args: &ShimArgs) -> Result<(), ShimError> {
             .save_state(id, &state)
             .map_err(|e| fail(125, e.to_string()))?;
     }
-    crate::events::append(
-        &store,
-        "container",
-        "start",
-        id,
-        &record.name,
-        &record.spec.image,
-    );
     report(&format!("ok {pid}"));
-
-    let exit_code = serve(pid, out_r, err_r, &containers.log_path(id));
+    let mut first_client = None;
+    let mut died_waiting = None;
+    if args.wait_attach {
+        // Up to 30 s for the caller to attach; a container killed meanwhile (rm -f) ends it.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let mut pfd = [PollFd::new(attach.as_fd(), PollFlags::POLLIN)];
+            if matches!(poll(&mut pfd, PollTimeout::from(100u16)), Ok(n) if n > 0) {
+                first_client = attach.accept().ok().map(|(c, _)| c);
+                break;
+            }
+            died_waiting = reap(pid);
+            if died_waiting.is_some() {
+                break;
+            }
+        }
+    }
+    let started = match (&mut runtime, died_waiting) {
+        (_, Some(code)) => Err(format!(
+            "the container was stopped before it started (exit {code})"
+        )),
+        (Runtime::Libcontainer(c), None) => c.start().map_err(|e| crate::registry::error_chain(&e)),
+        (Runtime::External(bin), None) => {
+            let ok = std::process::Command::new(bin.as_str())
+                .arg("--root")
+                .arg(external_root(&runtime_root, bin))
+                .args(["start", id])
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("{bin} start failed"))
+            }
+        }
+    };
+    let exit_code = match started {
+        Ok(()) => {
+            crate::events::append(
+                &store,
+                "container",
+                "start",
+                id,
+                &record.name,
+                &record.spec.image,
+            );
+            serve(pid, streams, attach, first_client, &containers.log_path(id))
+        }
+        Err(msg) => {
+            // Released too late to tell the caller: record it as the exit.
+            let mut log = LogWriter::open(&containers.log_path(id));
+            log.write(
+                "stderr",
+                format!("rdesk: cannot start the container: {msg}\n").as_bytes(),
+            );
+            reap(pid);
+            died_waiting.unwrap_or_else(|| start_error_code(&msg))
+        }
+    };
+    let _ = std::fs::remove_file(&attach_path);
 
     // The container is gone: release it, record the exit, clean up.
     match runtime {
@@ -272,10 +427,9 @@ fn monitor(args: &ShimArgs) -> Result<(), ShimError> {
             let _ = c.delete(true);
         }
         Runtime::External(bin) => {
-            let ext_root = external_root(&runtime_root, &bin);
             let _ = std::process::Command::new(&bin)
-                .args(["--root"])
-                .arg(&ext_root)
+                .arg("--root")
+                .arg(external_root(&runtime_root, &bin))
                 .args(["delete", "--force", id])
                 .status();
         }
@@ -328,39 +482,74 @@ fn cleanup_failed_start(runtime_root: &std::path::Path, id: &str) {
     let _ = crate::store::fsutil::remove_tree(&runtime_root.join(id));
 }
 
-/// The monitor loop: copies output to the log until the container's init exits and its
-/// output is drained; reaps every child (we are a subreaper). Returns the exit code.
-fn serve(init: i32, out: OwnedFd, err: OwnedFd, log: &std::path::Path) -> i32 {
+/// One attached client.
+struct Client {
+    stream: UnixStream,
+    frames: crate::attach::FrameReader,
+}
+
+fn broadcast(clients: &mut Vec<Client>, kind: u8, data: &[u8]) {
+    // A client that cannot take output within its send timeout is dropped, never waited on.
+    clients.retain_mut(|c| crate::attach::write_frame(&mut c.stream, kind, data).is_ok());
+}
+
+fn add_client(clients: &mut Vec<Client>, stream: UnixStream) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+    clients.push(Client {
+        stream,
+        frames: Default::default(),
+    });
+}
+
+/// The monitor loop: copies output to the log and to attached clients until the container's
+/// init exits and its output is drained; takes input and window sizes from clients; reaps
+/// every child (we are a subreaper). Returns the exit code.
+fn serve(
+    init: i32,
+    mut streams: Streams,
+    attach: UnixListener,
+    first: Option<UnixStream>,
+    log: &std::path::Path,
+) -> i32 {
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
     let _ = mask.thread_block();
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok();
+    let _ = attach.set_nonblocking(true);
     let mut log = LogWriter::open(log);
-    let mut out = Some(out);
-    let mut err = Some(err);
+    let mut clients: Vec<Client> = Vec::new();
+    if let Some(c) = first {
+        add_client(&mut clients, c);
+    }
     let mut exit: Option<i32> = reap(init);
     let mut drain_deadline: Option<Instant> = exit.map(|_| Instant::now() + Duration::from_secs(2));
     let mut buf = vec![0u8; 32 * 1024];
+    // Poll slots: 0 stdout, 1 stderr, 2 pty master, 3 signals, 4 listener, 5.. clients.
     loop {
-        if exit.is_some()
-            && (out.is_none() && err.is_none()
-                || drain_deadline.is_some_and(|d| Instant::now() >= d))
+        let outputs_open =
+            streams.out.is_some() || streams.err.is_some() || streams.master.is_some();
+        if exit.is_some() && (!outputs_open || drain_deadline.is_some_and(|d| Instant::now() >= d))
         {
             break;
         }
-        let mut fds: Vec<PollFd> = Vec::with_capacity(3);
-        let mut which = Vec::with_capacity(3);
-        if let Some(f) = &out {
-            fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
-            which.push(0);
-        }
-        if let Some(f) = &err {
-            fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
-            which.push(1);
+        let mut fds: Vec<PollFd> = Vec::with_capacity(5 + clients.len());
+        let mut slots: Vec<usize> = Vec::with_capacity(5 + clients.len());
+        for (slot, fd) in [(0, &streams.out), (1, &streams.err), (2, &streams.master)] {
+            if let Some(f) = fd {
+                fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
+                slots.push(slot);
+            }
         }
         if let Some(s) = &sfd {
             fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
-            which.push(2);
+            slots.push(3);
+        }
+        fds.push(PollFd::new(attach.as_fd(), PollFlags::POLLIN));
+        slots.push(4);
+        for (i, c) in clients.iter().enumerate() {
+            fds.push(PollFd::new(c.stream.as_fd(), PollFlags::POLLIN));
+            slots.push(5 + i);
         }
         let timeout = if exit.is_some() {
             PollTimeout::from(100u16)
@@ -376,41 +565,95 @@ fn serve(init: i32, out: OwnedFd, err: OwnedFd, log: &std::path::Path) -> i32 {
         }
         let ready: Vec<(usize, PollFlags)> = fds
             .iter()
-            .zip(&which)
-            .map(|(f, w)| (*w, f.revents().unwrap_or(PollFlags::empty())))
+            .zip(&slots)
+            .map(|(f, s)| (*s, f.revents().unwrap_or(PollFlags::empty())))
             .collect();
         drop(fds);
-        for (w, rev) in ready {
+        let mut gone_clients = Vec::new();
+        for (slot, rev) in ready {
             if rev.is_empty() {
                 continue;
             }
-            match w {
-                0 | 1 => {
-                    let slot = if w == 0 { &mut out } else { &mut err };
-                    let stream = if w == 0 { "stdout" } else { "stderr" };
-                    if let Some(fd) = slot {
+            match slot {
+                0..=2 => {
+                    let (stream_name, kind) = if slot == 1 {
+                        ("stderr", crate::attach::STDERR)
+                    } else {
+                        ("stdout", crate::attach::STDOUT)
+                    };
+                    let fd_slot = match slot {
+                        0 => &mut streams.out,
+                        1 => &mut streams.err,
+                        _ => &mut streams.master,
+                    };
+                    if let Some(fd) = fd_slot {
                         match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
-                            Ok(0) | Err(nix::errno::Errno::EBADF) => {
-                                log.flush_partial(stream);
-                                *slot = None;
+                            // EIO: the PTY's last slave closed.
+                            Ok(0) | Err(nix::errno::Errno::EBADF | nix::errno::Errno::EIO) => {
+                                log.flush_partial(stream_name);
+                                *fd_slot = None;
                             }
-                            Ok(n) => log.write(stream, &buf[..n]),
+                            Ok(n) => {
+                                log.write(stream_name, &buf[..n]);
+                                broadcast(&mut clients, kind, &buf[..n]);
+                            }
                             Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
-                            Err(_) => *slot = None,
+                            Err(_) => *fd_slot = None,
                         }
                     }
                 }
-                _ => {
+                3 => {
                     if let Some(s) = &sfd {
                         while let Ok(Some(_)) = s.read_signal() {}
                     }
                 }
+                4 => {
+                    while let Ok((c, _)) = attach.accept() {
+                        add_client(&mut clients, c);
+                    }
+                }
+                n => {
+                    let i = n - 5;
+                    let Some(client) = clients.get_mut(i) else {
+                        continue;
+                    };
+                    let _ = client.stream.set_nonblocking(true);
+                    let read = std::io::Read::read(&mut client.stream, &mut buf);
+                    let _ = client.stream.set_nonblocking(false);
+                    match read {
+                        Ok(0) => gone_clients.push(i),
+                        Ok(k) => {
+                            client.frames.push(&buf[..k]);
+                            loop {
+                                match client.frames.next_frame() {
+                                    Ok(Some((kind, data))) => {
+                                        handle_input(&mut streams, kind, &data)
+                                    }
+                                    Ok(None) => break,
+                                    Err(_) => {
+                                        gone_clients.push(i);
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => gone_clients.push(i),
+                    }
+                }
             }
+        }
+        gone_clients.sort_unstable();
+        gone_clients.dedup();
+        for i in gone_clients.into_iter().rev() {
+            clients.remove(i);
         }
         if exit.is_none() {
             exit = reap(init);
             if exit.is_some() {
                 drain_deadline = Some(Instant::now() + Duration::from_secs(2));
+                // Nobody writes to the container any more.
+                streams.stdin = None;
             }
         } else {
             reap(init);
@@ -418,7 +661,37 @@ fn serve(init: i32, out: OwnedFd, err: OwnedFd, log: &std::path::Path) -> i32 {
     }
     log.flush_partial("stdout");
     log.flush_partial("stderr");
-    exit.unwrap_or(255)
+    let code = exit.unwrap_or(255);
+    broadcast(&mut clients, crate::attach::EXIT, &code.to_be_bytes());
+    code
+}
+
+/// Input from a client: into the PTY or the stdin pipe; window sizes onto the PTY.
+fn handle_input(streams: &mut Streams, kind: u8, data: &[u8]) {
+    match kind {
+        crate::attach::STDIN => {
+            let target = streams.master.as_ref().or(streams.stdin.as_ref());
+            if let Some(fd) = target {
+                let _ = nix::unistd::write(fd, data);
+            }
+        }
+        crate::attach::RESIZE if data.len() == 4 => {
+            if let Some(master) = &streams.master {
+                let ws = libc::winsize {
+                    ws_row: u16::from_be_bytes([data[0], data[1]]),
+                    ws_col: u16::from_be_bytes([data[2], data[3]]),
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                };
+                // SAFETY: TIOCSWINSZ on our PTY master with a valid winsize; no memory is retained.
+                unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+            }
+        }
+        crate::attach::CLOSE_STDIN => {
+            streams.stdin = None;
+        }
+        _ => {}
+    }
 }
 
 /// Reaps every exited child; returns the init's exit code if it was among them.
