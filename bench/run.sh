@@ -42,20 +42,24 @@ echo "== ps -a with 1,000 containers"
 for i in $(seq 1000); do $R create bench/bb:1 true >/dev/null; done
 hyperfine --style basic --runs 10 --warmup 1 --export-json "$WORK/ps.json" -n 'rdesk ps -a (1,000)' "$R ps -a"
 
-echo "== shim RSS"
+echo "== exec true (median of 15)"
 id=$($R run -d bench/bb:1 sleep 60)
+hyperfine --style basic --runs 15 --warmup 2 --export-json "$WORK/exec.json" -n 'rdesk exec' "$R exec $id true"
+
+echo "== shim RSS"
 shim=$(python3 -c "import json,sys; print(json.load(open('$WORK/root/containers/$id/state.json'))['shim_pid'])")
 sleep 0.5
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$shim/status")
 echo "shim VmRSS: ${rss} kB"
 $R rm -f "$id" >/dev/null
 
-python3 - "$WORK/run.json" "$WORK/ps.json" "$rss" <<'PY'
+python3 - "$WORK/run.json" "$WORK/ps.json" "$rss" "$WORK/exec.json" <<'PY'
 import json, sys, statistics
 med = lambda f: {x["command"]: statistics.median(x["times"]) for x in json.load(open(f))["results"]}
-r, p = med(sys.argv[1]), med(sys.argv[2])
+r, p, e = med(sys.argv[1]), med(sys.argv[2]), med(sys.argv[4])
 ref, rd = r["runc run (same bundle)"], r["rdesk run --rm"]
 print(f"| run --rm true | rdesk {rd*1000:.0f} ms | runc {ref*1000:.0f} ms | {rd/ref:.2f}x |")
 print(f"| ps -a, 1,000 containers | {p['rdesk ps -a (1,000)']*1000:.0f} ms |")
 print(f"| shim VmRSS | {int(sys.argv[3])/1024:.1f} MB |")
+print(f"| exec true | {e['rdesk exec']*1000:.0f} ms |")
 PY

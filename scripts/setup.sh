@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-cargo build --release --bin rdesk
-install -m 0755 target/release/rdesk /usr/local/bin/rdesk
+cargo build --release --bin rdesk --bin rdesk-shim
+install -m 0755 target/release/rdesk target/release/rdesk-shim /usr/local/bin/
 echo "rdesk installed: /usr/local/bin/rdesk"

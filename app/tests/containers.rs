@@ -359,7 +359,7 @@ impl Tmux {
     }
     fn screen(&self) -> String {
         let out = std::process::Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-t", "t", "-p"])
+            .args(["-L", &self.socket, "capture-pane", "-J", "-t", "t", "-p"])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -481,4 +481,86 @@ fn interactive_stdin_without_a_tty_is_a_pipe() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "line one\nline two\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "done\n");
+}
+
+#[test]
+fn exec_runs_in_the_running_container() {
+    let (_reg, rd, img) = with_busybox();
+    let _c = Cleanup(&rd);
+    rd.run(&[
+        "run",
+        "-d",
+        "--name",
+        "host",
+        "-e",
+        "FROM_RUN=1",
+        &img,
+        "sh",
+        "-c",
+        "echo created > /tmp/mark; sleep 1000",
+    ])
+    .ok();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rd.run(&["exec", "host", "cat", "/tmp/mark"]).stdout != "created\n" {
+        assert!(
+            Instant::now() < deadline,
+            "exec never saw the container's file"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        rd.run(&["exec", "host", "sh", "-c", "echo $FROM_RUN $X"])
+            .stdout,
+        "1\n"
+    );
+    assert_eq!(
+        rd.run(&["exec", "-e", "X=2", "host", "sh", "-c", "echo $FROM_RUN $X"])
+            .ok()
+            .stdout,
+        "1 2\n"
+    );
+    assert_eq!(
+        rd.run(&["exec", "-w", "/tmp", "host", "pwd"]).ok().stdout,
+        "/tmp\n"
+    );
+    assert_eq!(
+        rd.run(&["exec", "-u", "nobody", "host", "id", "-u"])
+            .ok()
+            .stdout,
+        "65534\n"
+    );
+    assert_eq!(rd.run(&["exec", "host", "sh", "-c", "exit 5"]).code, 5);
+    assert_eq!(rd.run(&["exec", "host", "no-such-command"]).code, 127);
+    // Same PID namespace: the container's sleep is visible.
+    assert!(rd
+        .run(&["exec", "host", "ps"])
+        .ok()
+        .stdout
+        .contains("sleep 1000"));
+    rd.run(&["exec", "-d", "host", "sh", "-c", "echo bg > /tmp/bg"])
+        .ok();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rd.run(&["exec", "host", "cat", "/tmp/bg"]).stdout != "bg\n" {
+        assert!(Instant::now() < deadline, "exec -d never ran");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    rd.run(&["stop", "-t", "0", "host"]).ok();
+    rd.run(&["exec", "host", "true"]).fails(1, "is not running");
+
+    // exec -it: a shell in a real terminal.
+    rd.run(&["start", "host"]).ok();
+    let t = Tmux::new("sh");
+    t.keys(&[
+        &format!(
+            "{}; echo EXEC=$?",
+            rdesk_cmd(&rd, "exec -it -e PS1=EX- host sh")
+        ),
+        "Enter",
+    ]);
+    t.wait_count("EX-", 2);
+    t.keys(&["echo hi", "Enter"]);
+    t.wait_for("\nhi");
+    t.keys(&["exit 4", "Enter"]);
+    t.wait_for("EXEC=4");
+    rd.run(&["rm", "-f", "host"]).ok();
 }

@@ -131,7 +131,7 @@ impl EngineConfig {
             registries: RegistriesConfig::default(),
             limits: LimitsConfig::default(),
             docker_config: docker_config_path(),
-            shim_binary: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("rdesk")),
+            shim_binary: default_shim_binary(),
             sync_layers: false,
         }
     }
@@ -180,6 +180,16 @@ fn config_files() -> Vec<PathBuf> {
         files.push(dir.join("rdesk/config.toml"));
     }
     files
+}
+
+/// The companion `rdesk-shim` next to the running binary, else the running binary itself
+/// (`rdesk shim ...` serves the same role).
+fn default_shim_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("rdesk"));
+    match exe.parent().map(|d| d.join("rdesk-shim")) {
+        Some(companion) if companion.is_file() => companion,
+        _ => exe,
+    }
 }
 
 fn docker_config_path() -> Option<PathBuf> {

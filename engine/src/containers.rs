@@ -379,7 +379,17 @@ pub(crate) fn wait(store: &Store, id: &str) -> Result<i64> {
             };
         }
     };
+    let auto_remove = cs.record(&full).map(|r| r.spec.auto_remove).unwrap_or(false);
     let state = wait_exit(&cs, &full, None).unwrap_or_default();
+    if auto_remove {
+        // As `docker run --rm`: done once the container is gone, not merely stopped.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut idle = Duration::from_millis(1);
+        while cs.dir(&full).exists() && Instant::now() < deadline {
+            std::thread::sleep(idle);
+            idle = (idle * 2).min(Duration::from_millis(50));
+        }
+    }
     if cs.state(&full).is_err() {
         // Auto-removed: its monitor left the exit code behind.
         if let Ok(code) = std::fs::read_to_string(exits_dir(store).join(&full)) {
@@ -841,4 +851,114 @@ pub(crate) fn sweep_exits(store: &Store) {
             }
         }
     }
+}
+
+/// Starts `exec` in a running container under its own monitor. Attached (`detach` false):
+/// returns the socket to attach to; the process starts once a client is there.
+pub(crate) fn exec(
+    store: &Store,
+    shim_binary: &Path,
+    id: &str,
+    cfg: &crate::options::ExecConfig,
+) -> Result<(i64, PathBuf)> {
+    let cs = ContainerStore::new(store);
+    cs.reconcile(id)?;
+    cs.record(id)?;
+    if !cs.state(id)?.status.is_live() {
+        return Err(Error::Conflict(format!("container {id} is not running")));
+    }
+    if cfg.cmd.is_empty() {
+        return Err(Error::InvalidArgument(
+            "no command specified: rdesk exec CONTAINER COMMAND [ARG...]".into(),
+        ));
+    }
+    let bundle_cfg = cs.bundle(id).join("config.json");
+    let spec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&bundle_cfg).map_err(crate::store::io_err("cannot read", &bundle_cfg))?,
+    )
+    .map_err(|e| Error::Internal(format!("bundle config: {e}")))?;
+    let mut process = spec
+        .get("process")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({}));
+    // The container's environment, overridden key by key.
+    let mut env: Vec<String> = process
+        .get("env")
+        .and_then(|e| serde_json::from_value(e.clone()).ok())
+        .unwrap_or_default();
+    for e in &cfg.env {
+        let key = e.split('=').next().unwrap_or(e);
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
+    if cfg.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
+    process["args"] = serde_json::json!(cfg.cmd);
+    process["env"] = serde_json::json!(env);
+    process["terminal"] = serde_json::json!(cfg.tty);
+    process.as_object_mut().map(|p| p.remove("consoleSize"));
+    if let Some(w) = &cfg.working_dir {
+        if !w.starts_with('/') {
+            return Err(Error::InvalidArgument(format!(
+                "the working directory '{w}' is invalid, it needs to be an absolute path"
+            )));
+        }
+        process["cwd"] = serde_json::json!(w);
+    }
+    if let Some(u) = &cfg.user {
+        let user = crate::runtime::resolve_user(&cs.rootfs(id), u)?;
+        process["user"] = serde_json::json!({"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids});
+    }
+    let exec_id = crate::container::new_id();
+    let run_dir = cs.run_dir(id);
+    fsutil::mkdir_private(&run_dir).map_err(crate::store::io_err("cannot create", &run_dir))?;
+    let request = crate::shim::ExecRequest {
+        process,
+        open_stdin: cfg.attach_stdin,
+    };
+    let path = crate::shim::exec_request_path(&run_dir, &exec_id);
+    fsutil::write_atomic(
+        &path,
+        &serde_json::to_vec(&request).map_err(|e| Error::Internal(e.to_string()))?,
+    )
+    .map_err(crate::store::io_err("cannot write", &path))?;
+    let mut child = std::process::Command::new(shim_binary)
+        .arg("shim")
+        .arg("exec")
+        .arg("--root")
+        .arg(store.root())
+        .arg("--runroot")
+        .arg(store.runroot())
+        .args((!cfg.detach).then_some("--wait-attach"))
+        .arg(id)
+        .arg(&exec_id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            Error::Internal(format!(
+                "cannot start the exec monitor {}: {e}",
+                shim_binary.display()
+            ))
+        })?;
+    let mut report = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut report);
+    }
+    let _ = child.wait();
+    let line = report.lines().next().unwrap_or("").to_string();
+    if let Some(pid) = line.strip_prefix("ok ") {
+        return Ok((
+            pid.trim().parse().unwrap_or(0),
+            crate::attach::socket_path(store.runroot(), &exec_id, "attach"),
+        ));
+    }
+    let _ = std::fs::remove_file(&path);
+    let (code, message) = match line.strip_prefix("error ").and_then(|r| r.split_once(' ')) {
+        Some((c, m)) => (c.parse().unwrap_or(126), m.to_string()),
+        None => (126, "the exec monitor exited without a report".to_string()),
+    };
+    Err(Error::StartFailed { code, message })
 }

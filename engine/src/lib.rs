@@ -227,6 +227,21 @@ impl Engine {
         .await
     }
 
+    /// Runs a command in a running container (bollard's create_exec + start_exec): the PID
+    /// (0 until a client attaches) and the socket to attach to.
+    pub async fn exec(&self, name: &str, config: ExecConfig) -> Result<(i64, std::path::PathBuf)> {
+        let (store, shim) = (
+            self.inner.store.clone(),
+            self.inner.config.shim_binary.clone(),
+        );
+        let name = name.to_string();
+        blocking(move || {
+            let id = container::ContainerStore::new(&store).find(&name)?;
+            containers::exec(&store, &shim, &id, &config)
+        })
+        .await
+    }
+
     /// The attach socket of a running container, and whether it has a TTY and open stdin.
     pub async fn attach_target(&self, name: &str) -> Result<(std::path::PathBuf, bool, bool)> {
         let (store, name) = (self.inner.store.clone(), name.to_string());

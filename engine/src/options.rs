@@ -132,3 +132,16 @@ pub struct RemoveContainerOptions {
     /// Also remove anonymous volumes (with the volumes issue).
     pub v: bool,
 }
+
+/// `exec`: what to run in a running container.
+#[derive(Debug, Clone, Default)]
+pub struct ExecConfig {
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub tty: bool,
+    pub attach_stdin: bool,
+    /// Run in the background (`exec -d`): no client is waited for.
+    pub detach: bool,
+}

@@ -79,6 +79,8 @@ enum Command {
     Wait(containers::WaitArgs),
     /// Attach local standard input, output, and error streams to a running container
     Attach(attach::AttachArgs),
+    /// Execute a command in a running container
+    Exec(attach::ExecArgs),
     /// Manage containers
     Container {
         #[command(subcommand)]
@@ -116,6 +118,8 @@ enum ContainerCommand {
     Inspect(images::InspectArgs),
     /// Attach local standard input, output, and error streams to a running container
     Attach(attach::AttachArgs),
+    /// Execute a command in a running container
+    Exec(attach::ExecArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -280,6 +284,10 @@ async fn dispatch(engine: &Engine, command: Command) -> anyhow::Result<()> {
         | Command::Container {
             command: ContainerCommand::Attach(a),
         } => attach::attach_cmd(engine, a).await,
+        Command::Exec(a)
+        | Command::Container {
+            command: ContainerCommand::Exec(a),
+        } => attach::exec_cmd(engine, a).await,
         Command::History(a)
         | Command::Image {
             command: ImageCommand::History(a),

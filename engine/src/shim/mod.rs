@@ -33,17 +33,20 @@ pub struct ShimArgs {
     pub id: String,
     /// Start the container only once a client attached (`run -it`), so it misses nothing.
     pub wait_attach: bool,
+    /// `exec` mode: the exec's ID (its process is in `<run dir>/exec-<id>.json`).
+    pub exec_id: Option<String>,
 }
 
 impl ShimArgs {
     /// `start --root R --runroot RR ID`
     pub fn parse(args: &[String]) -> Result<ShimArgs, String> {
         let mut it = args.iter();
-        match it.next().map(String::as_str) {
-            Some("start") => {}
+        let exec = match it.next().map(String::as_str) {
+            Some("start") => false,
+            Some("exec") => true,
             other => return Err(format!("unknown shim mode {other:?}")),
-        }
-        let (mut root, mut runroot, mut id) = (None, None, None);
+        };
+        let (mut root, mut runroot, mut id, mut exec_id) = (None, None, None, None);
         let mut wait_attach = false;
         while let Some(a) = it.next() {
             match a.as_str() {
@@ -51,6 +54,7 @@ impl ShimArgs {
                 "--root" => root = it.next().map(PathBuf::from),
                 "--runroot" => runroot = it.next().map(PathBuf::from),
                 other if id.is_none() => id = Some(other.to_string()),
+                other if exec && exec_id.is_none() => exec_id = Some(other.to_string()),
                 other => return Err(format!("unexpected argument {other:?}")),
             }
         }
@@ -59,6 +63,11 @@ impl ShimArgs {
             runroot: runroot.ok_or("--runroot missing")?,
             id: id.ok_or("container id missing")?,
             wait_attach,
+            exec_id: if exec {
+                Some(exec_id.ok_or("exec id missing")?)
+            } else {
+                None
+            },
         })
     }
 }
@@ -85,7 +94,11 @@ pub fn main(args: &[String]) -> i32 {
     }
     let _ = setsid();
     let _ = nix::sys::prctl::set_child_subreaper(true);
-    match monitor(&args) {
+    let result = match &args.exec_id {
+        Some(exec_id) => monitor_exec(&args, exec_id),
+        None => monitor(&args),
+    };
+    match result {
         Ok(()) => 0,
         Err(e) => {
             report(&format!("error {} {}", e.code, e.message));
@@ -406,7 +419,13 @@ fn monitor(args: &ShimArgs) -> Result<(), ShimError> {
                 &record.name,
                 &record.spec.image,
             );
-            serve(pid, streams, attach, first_client, &containers.log_path(id))
+            serve(
+                pid,
+                streams,
+                attach,
+                first_client,
+                Some(containers.log_path(id).as_path()),
+            )
         }
         Err(msg) => {
             // Released too late to tell the caller: record it as the exit.
@@ -470,6 +489,198 @@ fn monitor(args: &ShimArgs) -> Result<(), ShimError> {
     Ok(())
 }
 
+/// What `exec` asks for, written by the engine next to the container's run state.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct ExecRequest {
+    /// An OCI `process` object (args, env, cwd, user, terminal, capabilities, ...).
+    pub process: serde_json::Value,
+    pub open_stdin: bool,
+}
+
+pub fn exec_request_path(run_dir: &std::path::Path, exec_id: &str) -> PathBuf {
+    run_dir.join(format!("exec-{exec_id}.json"))
+}
+
+/// `exec`: one more process in a running container, served like the container itself
+/// (output to attached clients, input, window size, exit code), but not logged.
+fn monitor_exec(args: &ShimArgs, exec_id: &str) -> Result<(), ShimError> {
+    let store = Store::open(&args.root, &args.runroot).map_err(|e| fail(125, e.to_string()))?;
+    let containers = ContainerStore::new(&store);
+    let id = args.id.as_str();
+    let record = containers
+        .record(id)
+        .map_err(|e| fail(125, e.to_string()))?;
+    let run_dir = containers.run_dir(id);
+    let request_path = exec_request_path(&run_dir, exec_id);
+    let request: ExecRequest = std::fs::read(&request_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| fail(125, "the exec request is missing"))?;
+    let process_path = run_dir.join(format!("exec-{exec_id}.process.json"));
+    std::fs::write(
+        &process_path,
+        serde_json::to_vec(&request.process).unwrap_or_default(),
+    )
+    .map_err(|e| fail(125, e.to_string()))?;
+    let tty = request
+        .process
+        .get("terminal")
+        .and_then(|t| t.as_bool())
+        .unwrap_or(false);
+    let runtime_root = args.runroot.join("runtime");
+    let attach_path = crate::attach::socket_path(&args.runroot, exec_id, "attach");
+    let console_path = crate::attach::socket_path(&args.runroot, exec_id, "console");
+    let cleanup = || {
+        let _ = std::fs::remove_file(&request_path);
+        let _ = std::fs::remove_file(&process_path);
+        let _ = std::fs::remove_file(&attach_path);
+        let _ = std::fs::remove_file(&console_path);
+    };
+
+    let console = if tty {
+        Some(bind_socket(&console_path)?)
+    } else {
+        None
+    };
+    let mut streams = Streams {
+        out: None,
+        err: None,
+        master: None,
+        stdin: None,
+    };
+    let mut child_io: Option<(OwnedFd, OwnedFd, OwnedFd)> = None;
+    if !tty {
+        let (out_r, out_w) = pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
+        let (err_r, err_w) = pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
+        let stdin_r: OwnedFd = if request.open_stdin {
+            let (r, w) = pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
+            streams.stdin = Some(w);
+            r
+        } else {
+            File::open("/dev/null")
+                .map_err(|e| fail(125, format!("/dev/null: {e}")))?
+                .into()
+        };
+        streams.out = Some(out_r);
+        streams.err = Some(err_r);
+        child_io = Some((stdin_r, out_w, err_w));
+    }
+    let attach = bind_socket(&attach_path)?;
+    // Attached: report first, start once the client is there (nothing missed).
+    let mut first_client = None;
+    if args.wait_attach {
+        report("ok 0");
+        let mut pfd = [PollFd::new(attach.as_fd(), PollFlags::POLLIN)];
+        if matches!(poll(&mut pfd, PollTimeout::from(30_000u16)), Ok(n) if n > 0) {
+            first_client = attach.accept().ok().map(|(c, _)| c);
+        }
+    }
+    let spawned: Result<i32, String> = match record
+        .spec
+        .runtime
+        .clone()
+        .filter(|r| !r.is_empty() && r != "rdesk")
+    {
+        None => {
+            let mut builder = libcontainer::container::builder::ContainerBuilder::new(
+                id.to_string(),
+                libcontainer::syscall::syscall::SyscallType::default(),
+            )
+            .with_root_path(&runtime_root)
+            .map_err(|e| fail(125, e.to_string()))?;
+            match child_io.take() {
+                Some((i, o, e)) => builder = builder.with_stdin(i).with_stdout(o).with_stderr(e),
+                None => builder = builder.with_console_socket(Some(&console_path)),
+            }
+            builder
+                .as_tenant()
+                .with_process(Some(&process_path))
+                .with_detach(true)
+                .build()
+                .map(|p| p.as_raw())
+                .map_err(|e| crate::registry::error_chain(&e))
+        }
+        Some(bin) => {
+            let pid_file = run_dir.join(format!("exec-{exec_id}.pid"));
+            let mut cmd = std::process::Command::new(&bin);
+            cmd.arg("--root")
+                .arg(external_root(&runtime_root, &bin))
+                .arg("exec")
+                .arg("--process")
+                .arg(&process_path)
+                .arg("--detach")
+                .arg("--pid-file")
+                .arg(&pid_file);
+            match child_io.take() {
+                Some((i, o, e)) => {
+                    cmd.stdin(std::process::Stdio::from(i))
+                        .stdout(std::process::Stdio::from(o))
+                        .stderr(std::process::Stdio::from(e));
+                }
+                None => {
+                    cmd.arg("--console-socket").arg(&console_path);
+                }
+            }
+            match cmd.arg(id).status() {
+                Ok(s) if s.success() => {
+                    let pid = std::fs::read_to_string(&pid_file)
+                        .ok()
+                        .and_then(|s| s.trim().parse().ok())
+                        .unwrap_or(0);
+                    let _ = std::fs::remove_file(&pid_file);
+                    Ok(pid)
+                }
+                Ok(_) => Err(format!("{bin} exec failed")),
+                Err(e) => Err(format!("cannot run {bin}: {e}")),
+            }
+        }
+    };
+    let pid = match spawned {
+        Ok(pid) => pid,
+        Err(msg) => {
+            let code = start_error_code(&msg);
+            cleanup();
+            if args.wait_attach {
+                let mut clients = Vec::new();
+                if let Some(c) = first_client {
+                    add_client(&mut clients, c);
+                }
+                broadcast(
+                    &mut clients,
+                    crate::attach::STDERR,
+                    format!("rdesk: exec failed: {msg}\n").as_bytes(),
+                );
+                broadcast(&mut clients, crate::attach::EXIT, &code.to_be_bytes());
+                return Ok(());
+            }
+            return Err(fail(code, msg));
+        }
+    };
+    if let Some(listener) = &console {
+        match receive_master(listener) {
+            Ok(m) => streams.master = Some(m),
+            Err(e) => {
+                cleanup();
+                return Err(e);
+            }
+        }
+    }
+    if !args.wait_attach {
+        report(&format!("ok {pid}"));
+    }
+    crate::events::append(
+        &store,
+        "container",
+        "exec_start",
+        id,
+        &record.name,
+        &record.spec.image,
+    );
+    serve(pid, streams, attach, first_client, None);
+    cleanup();
+    Ok(())
+}
+
 /// An external runtime keeps its state under its own root, apart from libcontainer's.
 fn external_root(runtime_root: &std::path::Path, bin: &str) -> PathBuf {
     runtime_root.join(bin.replace('/', "_"))
@@ -480,6 +691,62 @@ fn cleanup_failed_start(runtime_root: &std::path::Path, id: &str) {
         let _ = c.delete(true);
     }
     let _ = crate::store::fsutil::remove_tree(&runtime_root.join(id));
+}
+
+/// Drops the resident pages of our own binary's read-only mappings (code and constants).
+/// Creating a container runs a lot of code once (store, libcontainer, spec parsing) that the
+/// monitor loop never needs again; the pages stay in the page cache and fault back in if
+/// used. Only non-writable, file-backed mappings are touched: for those MADV_DONTNEED just
+/// forgets clean copies. This is what keeps the monitor's VmRSS near conmon's.
+fn release_startup_pages() {
+    let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
+        return;
+    };
+    let exe = exe.display().to_string();
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    // (start, end, eligible): a read-only mapping of our binary with no copied-on-write
+    // pages. Relocated read-only data (RELRO) has anonymous copies and must stay.
+    let mut current: Option<(usize, usize, bool)> = None;
+    let mut targets = Vec::new();
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if let Some((a, b)) = first
+            .split_once('-')
+            .filter(|(a, _)| a.chars().all(|c| c.is_ascii_hexdigit()) && !a.is_empty())
+        {
+            if let Some((s0, e0, true)) = current.take() {
+                targets.push((s0, e0));
+            }
+            let perms = line.split_whitespace().nth(1).unwrap_or("");
+            let ro = perms.as_bytes().get(1) == Some(&b'-');
+            if let (Ok(s0), Ok(e0)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
+                current = Some((s0, e0, ro && line.ends_with(exe.as_str())));
+            }
+        } else if let Some(rest) = line.strip_prefix("Anonymous:") {
+            let anon: u64 = rest
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .unwrap_or(1);
+            if anon > 0 {
+                if let Some(c) = current.as_mut() {
+                    c.2 = false;
+                }
+            }
+        }
+    }
+    if let Some((s0, e0, true)) = current {
+        targets.push((s0, e0));
+    }
+    for (start, end) in targets {
+        // SAFETY: a read-only, file-backed private mapping of our own binary without any
+        // copied-on-write page; MADV_DONTNEED only drops clean resident pages, which refault
+        // from the file on next use.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+    }
 }
 
 /// One attached client.
@@ -510,14 +777,16 @@ fn serve(
     mut streams: Streams,
     attach: UnixListener,
     first: Option<UnixStream>,
-    log: &std::path::Path,
+    log: Option<&std::path::Path>,
 ) -> i32 {
+    release_startup_pages();
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
     let _ = mask.thread_block();
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok();
     let _ = attach.set_nonblocking(true);
-    let mut log = LogWriter::open(log);
+    // An exec's output is not logged (as Docker's).
+    let mut log = log.map(LogWriter::open).unwrap_or_else(LogWriter::disabled);
     let mut clients: Vec<Client> = Vec::new();
     if let Some(c) = first {
         add_client(&mut clients, c);
