@@ -564,3 +564,75 @@ fn exec_runs_in_the_running_container() {
     t.wait_for("EXEC=4");
     rd.run(&["rm", "-f", "host"]).ok();
 }
+
+#[test]
+fn stats_come_from_the_cgroup_and_events_from_the_journal() {
+    let (_reg, rd, img) = with_busybox();
+    let _c = Cleanup(&rd);
+    rd.run(&[
+        "run",
+        "-d",
+        "--name",
+        "watched",
+        "-m",
+        "64m",
+        "--pids-limit",
+        "50",
+        &img,
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    let out = rd
+        .run(&["stats", "--no-stream", "--format", "json", "watched"])
+        .ok();
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(v["Name"], "watched");
+    assert!(v["MemUsage"].as_str().unwrap().ends_with("/ 64MiB"), "{v}");
+    assert_eq!(v["PIDs"], "1");
+    let table = rd.run(&["stats", "--no-stream"]).ok().stdout;
+    assert!(
+        table.starts_with("CONTAINER ID") && table.contains("watched"),
+        "{table}"
+    );
+    rd.run(&["rm", "-f", "watched"]).ok();
+    let out = rd
+        .run(&[
+            "events",
+            "--since",
+            "5m",
+            "--until",
+            "0s",
+            "--filter",
+            "container=watched",
+        ])
+        .ok();
+    let actions: Vec<&str> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().nth(2).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        actions,
+        ["create", "start", "die", "destroy"],
+        "{}",
+        out.stdout
+    );
+    let out = rd
+        .run(&[
+            "events",
+            "--since",
+            "5m",
+            "--until",
+            "0s",
+            "--filter",
+            "type=image",
+            "--format",
+            "json",
+        ])
+        .ok();
+    let first: serde_json::Value =
+        serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first["Type"], "image");
+    assert_eq!(first["Action"], "pull");
+}

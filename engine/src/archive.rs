@@ -538,6 +538,7 @@ fn store_image(
         last_tag_time: None,
     };
     images::index_image(store, record)?;
+    crate::events::append(store, "image", "load", &id.to_string(), "", "");
     drop(locks);
     Ok(id)
 }
@@ -690,6 +691,7 @@ pub fn import(
         last_tag_time: None,
     };
     images::index_image(store, record)?;
+    crate::events::append(store, "image", "import", &id.to_string(), "", "");
     drop(lock);
     Ok(id.to_string())
 }

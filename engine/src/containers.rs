@@ -154,6 +154,29 @@ fn container_resolv_conf() -> String {
         .collect()
 }
 
+/// As runc: proc and sysfs are only mounted on ordinary directories of the image, never
+/// through a symlink (an image's `/proc -> /tmp` must not redirect the mount) or onto a file.
+/// The runtime refuses these too, but only with an opaque "failed to prepare rootfs".
+fn check_special_mountpoints(rootfs: &Path) -> Result<()> {
+    for (dir, fs) in [("proc", "proc"), ("sys", "sysfs")] {
+        let p = rootfs.join(dir);
+        let kind = match std::fs::symlink_metadata(&p) {
+            Err(_) => continue, // missing: the runtime creates it inside the rootfs
+            Ok(m) if m.is_dir() => continue,
+            Ok(m) if m.file_type().is_symlink() => match std::fs::read_link(&p) {
+                Ok(t) => format!("a symlink to {}", t.display()),
+                Err(_) => "a symlink".to_string(),
+            },
+            Ok(_) => "not a directory".to_string(),
+        };
+        return Err(Error::InvalidArgument(format!(
+            "the image's /{dir} is {kind}: {fs} must be mounted on an ordinary directory, \
+             refusing to start the container"
+        )));
+    }
+    Ok(())
+}
+
 /// Prepares rootfs and bundle, starts the shim, waits for its report. Returns the init PID.
 pub(crate) fn start(store: &Store, shim_binary: &Path, id: &str, wait_attach: bool) -> Result<i64> {
     let cs = ContainerStore::new(store);
@@ -171,6 +194,7 @@ pub(crate) fn start(store: &Store, shim_binary: &Path, id: &str, wait_attach: bo
             rootfs::mount_overlay(store, &record.layers, &dir)?;
         }
         let prepared = (|| -> Result<()> {
+            check_special_mountpoints(&rootfs_dir)?;
             let hostname = record
                 .spec
                 .hostname
@@ -289,7 +313,7 @@ pub(crate) fn signal_number(s: &str) -> Result<i32> {
     };
     name.parse::<nix::sys::signal::Signal>()
         .map(|s| s as i32)
-        .map_err(|_| Error::InvalidArgument(format!("invalid signal: {s}")))
+        .map_err(|_| Error::InvalidArgument(format!("Invalid signal: {s}")))
 }
 
 pub(crate) fn kill(store: &Store, id: &str, signal: &str) -> Result<()> {
@@ -312,6 +336,11 @@ pub(crate) fn kill(store: &Store, id: &str, signal: &str) -> Result<()> {
             short(id),
             std::io::Error::last_os_error()
         )));
+    }
+    // A paused (frozen) container acts on no signal until thawed, not even SIGKILL on
+    // cgroup v1: thaw it once signalled, as Docker does, so stop/kill/rm -f work.
+    if state.status == Status::Paused {
+        let _ = crate::container_ops::thaw_if_paused(store, id);
     }
     Ok(())
 }
@@ -379,7 +408,10 @@ pub(crate) fn wait(store: &Store, id: &str) -> Result<i64> {
             };
         }
     };
-    let auto_remove = cs.record(&full).map(|r| r.spec.auto_remove).unwrap_or(false);
+    let auto_remove = cs
+        .record(&full)
+        .map(|r| r.spec.auto_remove)
+        .unwrap_or(false);
     let state = wait_exit(&cs, &full, None).unwrap_or_default();
     if auto_remove {
         // As `docker run --rm`: done once the container is gone, not merely stopped.
@@ -699,6 +731,12 @@ pub(crate) fn inspect(store: &Store, name: &str) -> Result<ContainerInspectRespo
                 .clone()
                 .or(image_rt.entrypoint.clone()),
             labels: Some(record.spec.labels.clone().into_iter().collect()),
+            // Docker merges the image's StopSignal into the container's config.
+            stop_signal: record
+                .spec
+                .stop_signal
+                .clone()
+                .or(image_rt.stop_signal.clone()),
             ..Default::default()
         }),
         ..Default::default()
@@ -961,4 +999,35 @@ pub(crate) fn exec(
         None => (126, "the exec monitor exited without a report".to_string()),
     };
     Err(Error::StartFailed { code, message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_and_sys_must_be_ordinary_directories() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        // Missing or directories: fine (the runtime creates missing ones inside the rootfs).
+        check_special_mountpoints(root).unwrap();
+        std::fs::create_dir(root.join("proc")).unwrap();
+        std::fs::create_dir(root.join("sys")).unwrap();
+        check_special_mountpoints(root).unwrap();
+        std::fs::remove_dir(root.join("proc")).unwrap();
+        std::os::unix::fs::symlink("/tmp", root.join("proc")).unwrap();
+        assert_eq!(
+            check_special_mountpoints(root).unwrap_err().to_string(),
+            "the image's /proc is a symlink to /tmp: proc must be mounted on an ordinary \
+             directory, refusing to start the container"
+        );
+        std::fs::remove_file(root.join("proc")).unwrap();
+        std::fs::create_dir(root.join("proc")).unwrap();
+        std::fs::remove_dir(root.join("sys")).unwrap();
+        std::fs::write(root.join("sys"), "").unwrap();
+        assert!(check_special_mountpoints(root)
+            .unwrap_err()
+            .to_string()
+            .contains("/sys is not a directory: sysfs must be mounted"));
+    }
 }

@@ -333,7 +333,29 @@ pub(crate) fn tag(store: &Store, source: &str, target: &str) -> Result<()> {
         rec.repo_tags.push(tagged);
     }
     rec.last_tag_time = Some(crate::now_rfc3339());
-    index.save(&records).map_err(Error::from)
+    let id = rec.id.to_string();
+    index.save(&records)?;
+    crate::events::append(
+        store,
+        "image",
+        "tag",
+        &id,
+        &familiarize(&target.to_string()),
+        "",
+    );
+    Ok(())
+}
+
+/// Image events for what a removal did (Docker's "untag" and "delete").
+fn removal_events(store: &Store, items: &[ImageDeleteResponseItem]) {
+    for i in items {
+        if let Some(u) = &i.untagged {
+            crate::events::append(store, "image", "untag", u, u, "");
+        }
+        if let Some(d) = &i.deleted {
+            crate::events::append(store, "image", "delete", d, "", "");
+        }
+    }
 }
 
 /// What other images still need: layers, and config/manifest blobs. (A layer's own blob
@@ -438,12 +460,16 @@ pub(crate) fn remove(
         Match::Tag(t) if records[i].repo_tags.len() > 1 => {
             records[i].repo_tags.retain(|x| x != t);
             index.save(&records)?;
-            return Ok(vec![untag(t)]);
+            let out = vec![untag(t)];
+            removal_events(store, &out);
+            return Ok(out);
         }
         Match::Digest(d) if !records[i].repo_tags.is_empty() => {
             records[i].repo_digests.retain(|x| x != d);
             index.save(&records)?;
-            return Ok(vec![untag(d)]);
+            let out = vec![untag(d)];
+            removal_events(store, &out);
+            return Ok(out);
         }
         Match::Id if !force => {
             let repos: BTreeSet<String> = records[i]
@@ -483,6 +509,7 @@ pub(crate) fn remove(
         out.extend(rec.repo_tags.iter().map(untag));
         rec.repo_tags.clear();
         index.save(&records)?;
+        removal_events(store, &out);
         return Ok(out);
     }
     let victim = records.remove(i);
@@ -490,6 +517,7 @@ pub(crate) fn remove(
     out.extend(victim.repo_digests.iter().map(untag));
     index.save(&records)?;
     free_image(store, &victim, &records, &mut out)?;
+    removal_events(store, &out);
     Ok(out)
 }
 
@@ -546,6 +574,7 @@ pub(crate) fn prune(store: &Store, all: bool) -> Result<ImagePruneResponse> {
             });
         }
     }
+    removal_events(store, &deleted);
     Ok(ImagePruneResponse {
         images_deleted: Some(deleted),
         space_reclaimed: Some(space as i64),

@@ -7,6 +7,7 @@ pub mod archive;
 pub mod attach;
 pub mod config;
 pub mod container;
+mod container_ops;
 mod containers;
 pub mod digest;
 pub mod error;
@@ -20,12 +21,14 @@ pub mod reference;
 pub mod registry;
 pub mod runtime;
 pub mod shim;
+pub mod stats;
 pub mod store;
 pub mod unpack;
 
 pub use bollard_stubs::models;
 pub use config::EngineConfig;
 pub use container::ContainerSpec as ContainerConfig;
+pub use container_ops::{extract_tar_to_host, tar_host_path, ContainerPathStat};
 pub use containers::{status_text, LogReader, LogRecord};
 pub use error::{Error, Result};
 pub use options::*;
@@ -242,6 +245,35 @@ impl Engine {
         .await
     }
 
+    /// One sample of a running container's CPU, memory and pids usage from its cgroup
+    /// (bollard's `stats` with `stream: false`; call it again for the next sample).
+    pub async fn stats(&self, name: &str) -> Result<models::ContainerStatsResponse> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || {
+            let id = container::ContainerStore::new(&store).find(&name)?;
+            stats::sample(&store, &id)
+        })
+        .await
+    }
+
+    /// The event journal's end: follow from here for what happens from now on.
+    pub fn events_end(&self) -> u64 {
+        events::end_offset(&self.inner.store)
+    }
+
+    /// Events journaled at or after `offset`, and the offset to continue from.
+    pub fn events_from(&self, offset: u64) -> (Vec<events::EventMessage>, u64) {
+        events::read_from(&self.inner.store, offset)
+    }
+
+    /// Waits (inotify, no polling) until an event lands after `offset`, at most `timeout`.
+    pub async fn wait_for_events(&self, offset: u64, timeout: std::time::Duration) {
+        let store = self.inner.store.clone();
+        let _ =
+            tokio::task::spawn_blocking(move || events::wait_for_change(&store, offset, timeout))
+                .await;
+    }
+
     /// The attach socket of a running container, and whether it has a TTY and open stdin.
     pub async fn attach_target(&self, name: &str) -> Result<(std::path::PathBuf, bool, bool)> {
         let (store, name) = (self.inner.store.clone(), name.to_string());
@@ -354,6 +386,118 @@ impl Engine {
     ) -> Result<()> {
         let store = self.inner.store.clone();
         blocking(move || containers::read_logs(&store, &mut log, &options, &mut sink)).await
+    }
+
+    /// Freezes every process of the container (`docker pause`).
+    pub async fn pause_container(&self, name: &str) -> Result<()> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || {
+            let id = container::ContainerStore::new(&store).find(&name)?;
+            container_ops::pause(&store, &id)
+        })
+        .await
+    }
+
+    pub async fn unpause_container(&self, name: &str) -> Result<()> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || {
+            let id = container::ContainerStore::new(&store).find(&name)?;
+            container_ops::unpause(&store, &id)
+        })
+        .await
+    }
+
+    /// The container's processes as the host's `ps` shows them (`ps_args`, default `-ef`).
+    pub async fn top_processes(
+        &self,
+        name: &str,
+        options: TopOptions,
+    ) -> Result<models::ContainerTopResponse> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || {
+            let id = container::ContainerStore::new(&store).find(&name)?;
+            container_ops::top(&store, &id, &options.ps_args)
+        })
+        .await
+    }
+
+    /// Changes of the container's filesystem against its image (`docker diff`).
+    pub async fn container_changes(&self, name: &str) -> Result<Vec<models::FilesystemChange>> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || {
+            let id = container::ContainerStore::new(&store).find(&name)?;
+            container_ops::changes(&store, &id)
+        })
+        .await
+    }
+
+    /// Writes a tar of the container's root filesystem.
+    pub async fn export_container(
+        &self,
+        name: &str,
+        writer: Box<dyn std::io::Write + Send>,
+    ) -> Result<()> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || {
+            let id = container::ContainerStore::new(&store).find(&name)?;
+            container_ops::export(&store, &id, writer)
+        })
+        .await
+    }
+
+    /// `stat` of a path inside the container (`None`: not found); a final symlink is
+    /// followed (inside the container) only with `follow_link` or a path ending in `/`.
+    pub async fn stat_container_path(
+        &self,
+        name: &str,
+        path: &str,
+        follow_link: bool,
+    ) -> Result<Option<ContainerPathStat>> {
+        let (store, name, path) = (self.inner.store.clone(), name.to_string(), path.to_string());
+        blocking(move || {
+            let id = container::ContainerStore::new(&store).find(&name)?;
+            container_ops::stat_path(&store, &id, &path, follow_link)
+        })
+        .await
+    }
+
+    /// Writes a tar of `options.path` in the container, its base name as the top entry.
+    pub async fn copy_from_container(
+        &self,
+        name: &str,
+        options: CopyFromContainerOptions,
+        writer: Box<dyn std::io::Write + Send>,
+    ) -> Result<()> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || {
+            let id = container::ContainerStore::new(&store).find(&name)?;
+            container_ops::copy_from(&store, &id, &options.path, options.follow_link, writer)
+        })
+        .await
+    }
+
+    /// Extracts a tar into the existing directory `options.path` of the container.
+    pub async fn copy_to_container(
+        &self,
+        name: &str,
+        options: CopyToContainerOptions,
+        reader: Box<dyn std::io::Read + Send>,
+    ) -> Result<()> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || {
+            let id = container::ContainerStore::new(&store).find(&name)?;
+            container_ops::copy_to(&store, &id, &options.path, reader)
+        })
+        .await
+    }
+
+    pub async fn rename_container(
+        &self,
+        name: &str,
+        options: RenameContainerOptions,
+    ) -> Result<()> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || container_ops::rename(&store, &name, &options.name)).await
     }
 
     /// Resolves a name or ID prefix to the full container ID.

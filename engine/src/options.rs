@@ -145,3 +145,29 @@ pub struct ExecConfig {
     /// Run in the background (`exec -d`): no client is waited for.
     pub detach: bool,
 }
+
+/// `top`: arguments of `ps` (default `-ef`).
+#[derive(Debug, Clone, Default)]
+pub struct TopOptions {
+    pub ps_args: String,
+}
+
+/// `cp` out of a container: the path inside it.
+#[derive(Debug, Clone, Default)]
+pub struct CopyFromContainerOptions {
+    pub path: String,
+    /// Follow a final symlink of `path` (inside the container), as `cp -L`.
+    pub follow_link: bool,
+}
+
+/// `cp` into a container: the existing directory the archive is extracted into.
+#[derive(Debug, Clone, Default)]
+pub struct CopyToContainerOptions {
+    pub path: String,
+}
+
+/// `rename`: the new name.
+#[derive(Debug, Clone, Default)]
+pub struct RenameContainerOptions {
+    pub name: String,
+}

@@ -236,6 +236,9 @@ async fn pull(
         return Err(e);
     }
 
+    if progress.tx.is_closed() {
+        return Err(Error::Internal("the pull was cancelled".into()));
+    }
     // Manifests into the content store, then the image into the index.
     store.put_blob(&manifest_bytes)?;
     if manifest_digest != top.digest {
@@ -264,6 +267,7 @@ async fn pull(
             .map_err(|e| Error::Internal(e.to_string()))??
     };
     drop(locks);
+    crate::events::append(store, "image", "pull", &r.familiar(), &r.familiar(), "");
     progress
         .status(None, &format!("Digest: {}", top.digest))
         .await;
@@ -385,6 +389,13 @@ async fn fetch_layer(
                     let msg = format!(
                         "registry sent more than the {expected_size} bytes the manifest declares"
                     );
+                    let _ = tx.send(Err(io::Error::other(msg.clone()))).await;
+                    transfer_error = Some(layer_err(msg));
+                    break;
+                }
+                if progress.tx.is_closed() {
+                    // Nobody listens any more (the TUI cancelled): stop, keep nothing.
+                    let msg = "the pull was cancelled".to_string();
                     let _ = tx.send(Err(io::Error::other(msg.clone()))).await;
                     transfer_error = Some(layer_err(msg));
                     break;

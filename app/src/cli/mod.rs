@@ -2,9 +2,11 @@
 
 mod archive;
 mod attach;
+mod container_ops;
 mod containers;
 pub mod format;
 mod images;
+mod monitor;
 mod pull;
 
 use anyhow::Context as _;
@@ -81,6 +83,24 @@ enum Command {
     Attach(attach::AttachArgs),
     /// Execute a command in a running container
     Exec(attach::ExecArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(monitor::StatsArgs),
+    /// Get real time events from the engine
+    Events(monitor::EventsArgs),
+    /// Pause all processes within one or more containers
+    Pause(container_ops::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(container_ops::PauseArgs),
+    /// Display the running processes of a container
+    Top(container_ops::TopArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(container_ops::DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(container_ops::ExportArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(container_ops::CpArgs),
+    /// Rename a container
+    Rename(container_ops::RenameArgs),
     /// Manage containers
     Container {
         #[command(subcommand)]
@@ -120,6 +140,22 @@ enum ContainerCommand {
     Attach(attach::AttachArgs),
     /// Execute a command in a running container
     Exec(attach::ExecArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(monitor::StatsArgs),
+    /// Pause all processes within one or more containers
+    Pause(container_ops::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(container_ops::PauseArgs),
+    /// Display the running processes of a container
+    Top(container_ops::TopArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(container_ops::DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(container_ops::ExportArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(container_ops::CpArgs),
+    /// Rename a container
+    Rename(container_ops::RenameArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -288,6 +324,39 @@ async fn dispatch(engine: &Engine, command: Command) -> anyhow::Result<()> {
         | Command::Container {
             command: ContainerCommand::Exec(a),
         } => attach::exec_cmd(engine, a).await,
+        Command::Stats(a)
+        | Command::Container {
+            command: ContainerCommand::Stats(a),
+        } => monitor::stats(engine, a).await,
+        Command::Events(a) => monitor::events(engine, a).await,
+        Command::Pause(a)
+        | Command::Container {
+            command: ContainerCommand::Pause(a),
+        } => container_ops::pause(engine, a).await,
+        Command::Unpause(a)
+        | Command::Container {
+            command: ContainerCommand::Unpause(a),
+        } => container_ops::unpause(engine, a).await,
+        Command::Top(a)
+        | Command::Container {
+            command: ContainerCommand::Top(a),
+        } => container_ops::top(engine, a).await,
+        Command::Diff(a)
+        | Command::Container {
+            command: ContainerCommand::Diff(a),
+        } => container_ops::diff(engine, a).await,
+        Command::Export(a)
+        | Command::Container {
+            command: ContainerCommand::Export(a),
+        } => container_ops::export(engine, a).await,
+        Command::Cp(a)
+        | Command::Container {
+            command: ContainerCommand::Cp(a),
+        } => container_ops::cp(engine, a).await,
+        Command::Rename(a)
+        | Command::Container {
+            command: ContainerCommand::Rename(a),
+        } => container_ops::rename(engine, a).await,
         Command::History(a)
         | Command::Image {
             command: ImageCommand::History(a),
