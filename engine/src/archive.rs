@@ -449,13 +449,18 @@ fn path_name(members: &Members, p: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// Looks at the first bytes for a compression magic, then rewinds.
+fn sniff<R: Read + Seek>(r: &mut R, what: &str) -> Result<oci::Compression> {
+    let mut head = [0u8; 4];
+    let n = r.read(&mut head).map_err(|e| archive_err(what, e))?;
+    r.seek(io::SeekFrom::Start(0))
+        .map_err(|e| archive_err(what, e))?;
+    Ok(layer::sniff_compression(&head[..n]))
+}
+
 /// Accepts a gzip- or zstd-compressed archive as Docker's load does.
 fn decompressed<R: Read + Seek + Send + 'static>(mut r: R) -> Result<Box<dyn Read + Send>> {
-    let mut head = [0u8; 4];
-    let n = r.read(&mut head).map_err(|e| archive_err("archive", e))?;
-    r.seek(io::SeekFrom::Start(0))
-        .map_err(|e| archive_err("archive", e))?;
-    Ok(match layer::sniff_compression(&head[..n]) {
+    Ok(match sniff(&mut r, "archive")? {
         oci::Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
         oci::Compression::Zstd => {
             Box::new(zstd::stream::read::Decoder::new(r).map_err(|e| archive_err("archive", e))?)
@@ -495,11 +500,7 @@ fn store_image(
         locks.push(layers.lock_exclusive(chain)?);
         if !layers.is_complete(chain) {
             let mut f = File::open(file).map_err(|e| archive_err("layer", e))?;
-            let mut head = [0u8; 4];
-            let n = f.read(&mut head).map_err(|e| archive_err("layer", e))?;
-            f.seek(io::SeekFrom::Start(0))
-                .map_err(|e| archive_err("layer", e))?;
-            let compression = layer::sniff_compression(&head[..n]);
+            let compression = sniff(&mut f, "layer")?;
             let staged = layer::stage(
                 store,
                 BufReader::with_capacity(256 << 10, f),
@@ -639,11 +640,7 @@ pub fn import(
         apply_change(&mut cfg, c)?;
     }
     let mut f = File::open(input).map_err(|e| archive_err(&input.display().to_string(), e))?;
-    let mut head = [0u8; 4];
-    let n = f.read(&mut head).map_err(|e| archive_err("import", e))?;
-    f.seek(io::SeekFrom::Start(0))
-        .map_err(|e| archive_err("import", e))?;
-    let compression = layer::sniff_compression(&head[..n]);
+    let compression = sniff(&mut f, "import")?;
     let staged = layer::stage(
         store,
         BufReader::with_capacity(256 << 10, f),

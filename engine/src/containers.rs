@@ -242,52 +242,17 @@ pub(crate) fn start(store: &Store, shim_binary: &Path, id: &str, wait_attach: bo
             return Err(e);
         }
     }
-    let output = std::process::Command::new(shim_binary)
-        .arg("shim")
-        .arg("start")
-        .arg("--root")
-        .arg(store.root())
-        .arg("--runroot")
-        .arg(store.runroot())
-        .args(wait_attach.then_some("--wait-attach"))
-        .arg(id)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| {
-            Error::Internal(format!(
-                "cannot start the container monitor {}: {e}",
-                shim_binary.display()
-            ))
-        })?;
-    let mut child = output;
-    let mut report = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        let _ = out.read_to_string(&mut report);
+    let mut args = vec!["start"];
+    if wait_attach {
+        args.push("--wait-attach");
     }
-    let _ = child.wait();
-    let line = report.lines().next().unwrap_or("").to_string();
-    if let Some(pid) = line.strip_prefix("ok ") {
-        return Ok(pid.trim().parse().unwrap_or(0));
-    }
+    let (code, message) = match run_monitor(store, shim_binary, &args, &[id], 125)? {
+        Ok(pid) => return Ok(pid),
+        Err(failure) => failure,
+    };
     // Failed: no process; back to created, with the error and Docker's exit code.
     rootfs::unmount(&cs.rootfs(id));
     container::remove_cgroups(store, id);
-    let (code, message) = match line.strip_prefix("error ").and_then(|r| r.split_once(' ')) {
-        Some((c, m)) => (c.parse().unwrap_or(125), m.to_string()),
-        None => (
-            125,
-            format!(
-                "the container monitor exited without a report{}",
-                if line.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {line}")
-                }
-            ),
-        ),
-    };
     if let Ok(_lock) = cs.lock(id) {
         if let Ok(mut st) = cs.state(id) {
             st.status = Status::Created;
@@ -961,23 +926,47 @@ pub(crate) fn exec(
         &serde_json::to_vec(&request).map_err(|e| Error::Internal(e.to_string()))?,
     )
     .map_err(crate::store::io_err("cannot write", &path))?;
+    let mut args = vec!["exec"];
+    if !cfg.detach {
+        args.push("--wait-attach");
+    }
+    match run_monitor(store, shim_binary, &args, &[id, &exec_id], 126)? {
+        Ok(pid) => Ok((
+            pid,
+            crate::attach::socket_path(store.runroot(), &exec_id, "attach"),
+        )),
+        Err((code, message)) => {
+            let _ = std::fs::remove_file(&path);
+            Err(Error::StartFailed { code, message })
+        }
+    }
+}
+
+/// Starts `rdesk shim MODE ...` (fork+exec; the monitor forks again and detaches) and reads
+/// its one-line report: `Ok(Ok(pid))`, or `Ok(Err((exit code, message)))` when it refused.
+fn run_monitor(
+    store: &Store,
+    shim_binary: &Path,
+    mode: &[&str],
+    ids: &[&str],
+    default_code: i32,
+) -> Result<std::result::Result<i64, (i32, String)>> {
     let mut child = std::process::Command::new(shim_binary)
         .arg("shim")
-        .arg("exec")
+        .arg(mode[0])
         .arg("--root")
         .arg(store.root())
         .arg("--runroot")
         .arg(store.runroot())
-        .args((!cfg.detach).then_some("--wait-attach"))
-        .arg(id)
-        .arg(&exec_id)
+        .args(&mode[1..])
+        .args(ids)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .map_err(|e| {
             Error::Internal(format!(
-                "cannot start the exec monitor {}: {e}",
+                "cannot start the container monitor {}: {e}",
                 shim_binary.display()
             ))
         })?;
@@ -988,17 +977,21 @@ pub(crate) fn exec(
     let _ = child.wait();
     let line = report.lines().next().unwrap_or("").to_string();
     if let Some(pid) = line.strip_prefix("ok ") {
-        return Ok((
-            pid.trim().parse().unwrap_or(0),
-            crate::attach::socket_path(store.runroot(), &exec_id, "attach"),
-        ));
+        return Ok(Ok(pid.trim().parse().unwrap_or(0)));
     }
-    let _ = std::fs::remove_file(&path);
-    let (code, message) = match line.strip_prefix("error ").and_then(|r| r.split_once(' ')) {
-        Some((c, m)) => (c.parse().unwrap_or(126), m.to_string()),
-        None => (126, "the exec monitor exited without a report".to_string()),
-    };
-    Err(Error::StartFailed { code, message })
+    Ok(Err(
+        match line.strip_prefix("error ").and_then(|r| r.split_once(' ')) {
+            Some((c, m)) => (c.parse().unwrap_or(default_code), m.to_string()),
+            None if line.is_empty() => (
+                default_code,
+                "the container monitor exited without a report".to_string(),
+            ),
+            None => (
+                default_code,
+                format!("the container monitor exited without a report: {line}"),
+            ),
+        },
+    ))
 }
 
 #[cfg(test)]

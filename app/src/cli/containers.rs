@@ -688,30 +688,6 @@ pub struct LogsArgs {
     container: String,
 }
 
-/// `42s`, `5m`, `2h`, or an RFC 3339 time, or Unix seconds -> Unix seconds.
-fn parse_since(s: &str) -> anyhow::Result<i64> {
-    let now = chrono::Utc::now().timestamp();
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.timestamp());
-    }
-    if let Ok(n) = s.parse::<f64>() {
-        return Ok(n as i64);
-    }
-    let (num, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: i64 = num.parse().map_err(|_| {
-        anyhow::anyhow!("invalid value for \"since\": {s:?} (use 42m, 2h or 2006-01-02T15:04:05Z)")
-    })?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => anyhow::bail!(
-            "invalid value for \"since\": {s:?} (use 42m, 2h or 2006-01-02T15:04:05Z)"
-        ),
-    };
-    Ok(now - secs)
-}
-
 pub async fn logs(engine: &Engine, args: LogsArgs) -> anyhow::Result<()> {
     let tail = match args.tail.as_str() {
         "all" | "-1" => None,
@@ -720,7 +696,11 @@ pub async fn logs(engine: &Engine, args: LogsArgs) -> anyhow::Result<()> {
                 .map_err(|_| anyhow::anyhow!("invalid value for \"tail\": {n:?}"))?,
         ),
     };
-    let since = args.since.as_deref().map(parse_since).transpose()?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|v| super::format::parse_time_arg("since", v))
+        .transpose()?;
     let ts = args.timestamps;
     let opts = LogsOptions {
         follow: args.follow,

@@ -123,6 +123,29 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// A `--since`/`--until` value as Unix seconds: RFC 3339, Unix seconds, or relative to now
+/// (`42s`, `10m`, `2h`), as Docker's CLI takes them. `flag` names the option in errors.
+pub fn parse_time_arg(flag: &str, s: &str) -> anyhow::Result<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp());
+    }
+    if let Ok(n) = s.parse::<f64>() {
+        return Ok(n as i64);
+    }
+    let bad = || {
+        anyhow::anyhow!("invalid value for \"{flag}\": {s:?} (use 42m, 2h, a Unix time or 2006-01-02T15:04:05Z)")
+    };
+    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(bad()),
+    };
+    Ok(chrono::Utc::now().timestamp() - secs)
+}
+
 /// Docker's `stringutils.Ellipsis`: cut to `max` characters, ending in "…".
 pub fn ellipsis(s: &str, max: usize) -> String {
     if s.chars().count() <= max {

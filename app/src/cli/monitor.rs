@@ -189,32 +189,17 @@ pub struct EventsArgs {
     filter: Vec<String>,
 }
 
-fn parse_time(s: &str) -> anyhow::Result<i64> {
-    let now = chrono::Utc::now().timestamp();
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.timestamp());
-    }
-    if let Ok(n) = s.parse::<f64>() {
-        return Ok(n as i64);
-    }
-    let (num, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: i64 = num.parse().map_err(|_| {
-        anyhow::anyhow!("invalid time {s:?} (use 10m, 2h, a Unix time or 2006-01-02T15:04:05Z)")
-    })?;
-    Ok(now
-        - n * match unit {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            _ => anyhow::bail!(
-                "invalid time {s:?} (use 10m, 2h, a Unix time or 2006-01-02T15:04:05Z)"
-            ),
-        })
-}
-
 pub async fn events(engine: &Engine, args: EventsArgs) -> anyhow::Result<()> {
-    let since = args.since.as_deref().map(parse_time).transpose()?;
-    let until = args.until.as_deref().map(parse_time).transpose()?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|v| super::format::parse_time_arg("since", v))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|v| super::format::parse_time_arg("until", v))
+        .transpose()?;
     let mut filters: Vec<(String, String)> = Vec::new();
     for f in &args.filter {
         let (k, v) = f

@@ -162,6 +162,41 @@ struct Streams {
     stdin: Option<OwnedFd>,
 }
 
+/// The process's side of its streams (stdin, stdout, stderr), unless it gets a PTY.
+type ChildIo = (OwnedFd, OwnedFd, OwnedFd);
+
+/// With `tty`: a console socket the runtime sends the PTY master to. Else pipes (and a stdin
+/// pipe with `open_stdin`, /dev/null without): our ends in `Streams`, the process's apart.
+fn open_streams(
+    tty: bool,
+    open_stdin: bool,
+    console_path: &std::path::Path,
+) -> Result<(Option<UnixListener>, Streams, Option<ChildIo>), ShimError> {
+    let mut streams = Streams {
+        out: None,
+        err: None,
+        master: None,
+        stdin: None,
+    };
+    if tty {
+        return Ok((Some(bind_socket(console_path)?), streams, None));
+    }
+    let (out_r, out_w) = pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
+    let (err_r, err_w) = pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
+    let stdin_r: OwnedFd = if open_stdin {
+        let (r, w) = pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
+        streams.stdin = Some(w);
+        r
+    } else {
+        File::open("/dev/null")
+            .map_err(|e| fail(125, format!("/dev/null: {e}")))?
+            .into()
+    };
+    streams.out = Some(out_r);
+    streams.err = Some(err_r);
+    Ok((None, streams, Some((stdin_r, out_w, err_w))))
+}
+
 fn bind_socket(path: &std::path::Path) -> Result<UnixListener, ShimError> {
     let _ = std::fs::remove_file(path);
     if path.as_os_str().len() > 107 {
@@ -233,34 +268,8 @@ fn monitor(args: &ShimArgs) -> Result<(), ShimError> {
     let tty = record.spec.tty;
 
     // The container's streams: a PTY through the console socket, or pipes.
-    let console = if tty {
-        Some(bind_socket(&console_path)?)
-    } else {
-        None
-    };
-    let mut streams = Streams {
-        out: None,
-        err: None,
-        master: None,
-        stdin: None,
-    };
-    let mut child_io: Option<(OwnedFd, OwnedFd, OwnedFd)> = None;
-    if !tty {
-        let (out_r, out_w) = pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
-        let (err_r, err_w) = pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
-        let stdin_r: OwnedFd = if record.spec.open_stdin {
-            let (r, w) = pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
-            streams.stdin = Some(w);
-            r
-        } else {
-            File::open("/dev/null")
-                .map_err(|e| fail(125, format!("/dev/null: {e}")))?
-                .into()
-        };
-        streams.out = Some(out_r);
-        streams.err = Some(err_r);
-        child_io = Some((stdin_r, out_w, err_w));
-    }
+    let (console, mut streams, mut child_io) =
+        open_streams(tty, record.spec.open_stdin, &console_path)?;
 
     let runtime_name = record
         .spec
@@ -537,34 +546,8 @@ fn monitor_exec(args: &ShimArgs, exec_id: &str) -> Result<(), ShimError> {
         let _ = std::fs::remove_file(&console_path);
     };
 
-    let console = if tty {
-        Some(bind_socket(&console_path)?)
-    } else {
-        None
-    };
-    let mut streams = Streams {
-        out: None,
-        err: None,
-        master: None,
-        stdin: None,
-    };
-    let mut child_io: Option<(OwnedFd, OwnedFd, OwnedFd)> = None;
-    if !tty {
-        let (out_r, out_w) = pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
-        let (err_r, err_w) = pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
-        let stdin_r: OwnedFd = if request.open_stdin {
-            let (r, w) = pipe().map_err(|e| fail(125, format!("pipe: {e}")))?;
-            streams.stdin = Some(w);
-            r
-        } else {
-            File::open("/dev/null")
-                .map_err(|e| fail(125, format!("/dev/null: {e}")))?
-                .into()
-        };
-        streams.out = Some(out_r);
-        streams.err = Some(err_r);
-        child_io = Some((stdin_r, out_w, err_w));
-    }
+    let (console, mut streams, mut child_io) =
+        open_streams(tty, request.open_stdin, &console_path)?;
     let attach = bind_socket(&attach_path)?;
     // Attached: report first, start once the client is there (nothing missed).
     let mut first_client = None;
