@@ -636,3 +636,24 @@ fn stats_come_from_the_cgroup_and_events_from_the_journal() {
     assert_eq!(first["Type"], "image");
     assert_eq!(first["Action"], "pull");
 }
+
+#[test]
+fn start_ai_attaches_a_created_interactive_container() {
+    let (_reg, rd, img) = with_busybox();
+    let _c = Cleanup(&rd);
+    rd.run(&[
+        "create", "-it", "--name", "later", "-e", "PS1=LT-", &img, "sh",
+    ])
+    .ok();
+    let t = Tmux::new("sh");
+    t.keys(&[
+        &format!("{}; echo RC=$?", rdesk_cmd(&rd, "start -ai later")),
+        "Enter",
+    ]);
+    t.wait_for("LT-");
+    t.keys(&["echo inside$((2*3))", "Enter"]);
+    t.wait_for("inside6");
+    t.keys(&["exit 2", "Enter"]);
+    t.wait_for("RC=2");
+    rd.run(&["rm", "later"]).ok();
+}

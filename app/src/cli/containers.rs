@@ -390,6 +390,9 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short, long)]
     interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = super::attach::DEFAULT_DETACH_KEYS)]
+    detach_keys: String,
     #[arg(required = true)]
     containers: Vec<String>,
 }
@@ -401,6 +404,30 @@ pub async fn start(engine: &Engine, args: StartArgs) -> anyhow::Result<()> {
         }
         let name = &args.containers[0];
         let id = engine.container_id(name).await?;
+        let config = engine
+            .inspect_container(&id)
+            .await?
+            .config
+            .unwrap_or_default();
+        let (tty, open_stdin) = (
+            config.tty.unwrap_or(false),
+            config.open_stdin.unwrap_or(false),
+        );
+        if tty || (args.interactive && open_stdin) {
+            // Through the monitor's attach socket, started once we are attached (as run -it).
+            let keys = rdesk_engine::attach::parse_detach_keys(&args.detach_keys)
+                .map_err(anyhow::Error::msg)?;
+            let (_, socket) = engine
+                .start_container_attached(&id)
+                .await
+                .map_err(|e| run_failure(e.into()))?;
+            let stdin = args.interactive && open_stdin;
+            let end = tokio::task::spawn_blocking(move || {
+                super::attach::session(&socket, tty, stdin, &keys)
+            })
+            .await??;
+            return super::attach::finish(end);
+        }
         let mut log = engine.open_logs(&id).await?;
         // Only what this run writes, as attaching shows.
         log.skip_to_end()?;
