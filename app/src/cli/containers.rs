@@ -318,7 +318,7 @@ pub async fn run(engine: &Engine, args: RunArgs) -> anyhow::Result<()> {
 async fn run_attached(engine: &Engine, args: RunArgs) -> anyhow::Result<()> {
     let keys = rdesk_engine::attach::parse_detach_keys(&args.detach_keys)
         .map_err(|e| run_failure(anyhow::anyhow!(e)))?;
-    let result: anyhow::Result<std::path::PathBuf> = async {
+    let result: anyhow::Result<(String, std::path::PathBuf)> = async {
         let config = config_of(&args.create)?;
         ensure_image(engine, &args.create).await?;
         let id = engine
@@ -330,7 +330,7 @@ async fn run_attached(engine: &Engine, args: RunArgs) -> anyhow::Result<()> {
             )
             .await?;
         match engine.start_container_attached(&id).await {
-            Ok((_, socket)) => Ok(socket),
+            Ok((_, socket)) => Ok((id, socket)),
             Err(e) => {
                 if args.create.rm {
                     let _ = engine
@@ -348,11 +348,15 @@ async fn run_attached(engine: &Engine, args: RunArgs) -> anyhow::Result<()> {
         }
     }
     .await;
-    let socket = result.map_err(run_failure)?;
+    let (id, socket) = result.map_err(run_failure)?;
     let (tty, stdin) = (args.create.tty, args.create.interactive);
     let end =
         tokio::task::spawn_blocking(move || super::attach::session(&socket, tty, stdin, &keys))
             .await??;
+    if args.create.rm && matches!(end, super::attach::AttachEnd::Exited(_)) {
+        // As docker run --rm: return once the container is gone, not merely stopped.
+        let _ = engine.wait_container(&id).await;
+    }
     super::attach::finish(end)
 }
 
