@@ -5,24 +5,14 @@
 
 mod common;
 
-use common::Rdesk;
+use common::{with_busybox, Cleanup, Rdesk};
 use rdesk_testkit::fixtures::{
-    self, busybox_layer, Compression, Format, ImageFixture, ImageOptions, TarBuilder,
+    busybox_layer, Compression, Format, ImageFixture, ImageOptions, TarBuilder,
 };
 use rdesk_testkit::registry::Registry;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// A store with the busybox image pulled; returns the image reference.
-fn with_busybox() -> (Registry, Rdesk, String) {
-    let reg = Registry::start();
-    reg.push("library/busybox", "latest", &fixtures::busybox_image());
-    let rd = Rdesk::new();
-    let image = format!("{}/library/busybox", reg.addr());
-    rd.run(&["pull", "-q", &image]).ok();
-    (reg, rd, image)
-}
 
 /// Pushes `img` as `library/NAME` to `reg` and pulls it into `rd`; returns its reference.
 fn with_image(reg: &Registry, rd: &Rdesk, name: &str, img: &ImageFixture) -> String {
@@ -30,17 +20,6 @@ fn with_image(reg: &Registry, rd: &Rdesk, name: &str, img: &ImageFixture) -> Str
     let image = format!("{}/library/{name}", reg.addr());
     rd.run(&["pull", "-q", &image]).ok();
     image
-}
-
-/// Removes every container of the store (they may still run after a failed assertion).
-struct Cleanup<'a>(&'a Rdesk);
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        let ids = self.0.run(&["ps", "-aq", "--no-trunc"]).stdout;
-        for id in ids.lines() {
-            let _ = self.0.run(&["rm", "-f", id]);
-        }
-    }
 }
 
 /// The store's cgroup parent name (`rdesk-rd` + 4 hex of the root path), as the engine

@@ -2,31 +2,10 @@
 
 mod common;
 
-use common::Rdesk;
-use rdesk_testkit::fixtures;
-use rdesk_testkit::registry::Registry;
+use common::{with_busybox, Cleanup, Rdesk};
 use std::io::Write as _;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-fn with_busybox() -> (Registry, Rdesk, String) {
-    let reg = Registry::start();
-    reg.push("library/busybox", "latest", &fixtures::busybox_image());
-    let rd = Rdesk::new();
-    let image = format!("{}/library/busybox", reg.addr());
-    rd.run(&["pull", "-q", &image]).ok();
-    (reg, rd, image)
-}
-
-struct Cleanup<'a>(&'a Rdesk);
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        let ids = self.0.run(&["ps", "-aq", "--no-trunc"]).stdout;
-        for id in ids.lines() {
-            let _ = self.0.run(&["rm", "-f", id]);
-        }
-    }
-}
 
 fn log_lines(rd: &Rdesk, name: &str) -> usize {
     rd.run(&["logs", name]).ok().stdout.lines().count()

@@ -3,8 +3,11 @@
 
 #![allow(dead_code)]
 
+use rdesk_testkit::fixtures;
+use rdesk_testkit::registry::Registry;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub struct Rdesk {
     pub dir: tempfile::TempDir,
@@ -138,4 +141,110 @@ impl Rdesk {
 
 pub fn exists(p: &Path) -> bool {
     std::fs::symlink_metadata(p).is_ok()
+}
+
+/// A store with the project's busybox image pulled from a real local registry; returns the
+/// registry (keep it alive), the store and the image reference.
+pub fn with_busybox() -> (Registry, Rdesk, String) {
+    let reg = Registry::start();
+    reg.push("library/busybox", "latest", &fixtures::busybox_image());
+    let rd = Rdesk::new();
+    let image = format!("{}/library/busybox", reg.addr());
+    rd.run(&["pull", "-q", &image]).ok();
+    (reg, rd, image)
+}
+
+/// Removes every container of the store (they may still run after a failed assertion).
+pub struct Cleanup<'a>(pub &'a Rdesk);
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let ids = self.0.run(&["ps", "-aq", "--no-trunc"]).stdout;
+        for id in ids.lines() {
+            let _ = self.0.run(&["rm", "-f", id]);
+        }
+    }
+}
+
+/// A tmux server of our own (a real terminal), killed at the end even on failure.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    pub fn new(cmd: &str) -> Tmux {
+        let socket = format!(
+            "rdesk-ct-{}-{}",
+            std::process::id(),
+            rdesk_testkit::free_port()
+        );
+        let t = Tmux { socket };
+        let ok = std::process::Command::new("tmux")
+            .args([
+                "-L",
+                &t.socket,
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                "100",
+                "-y",
+                "30",
+                cmd,
+            ])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux starts");
+        t
+    }
+    pub fn keys(&self, keys: &[&str]) {
+        let mut c = std::process::Command::new("tmux");
+        c.args(["-L", &self.socket, "send-keys", "-t", "t"])
+            .args(keys);
+        assert!(c.status().unwrap().success());
+    }
+    pub fn screen(&self) -> String {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-J", "-t", "t", "-p"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    #[track_caller]
+    pub fn wait_for(&self, text: &str) {
+        self.wait_count(text, 1);
+    }
+    /// Waits until `text` is on the screen `n` times (a prompt also named in the command line).
+    #[track_caller]
+    pub fn wait_count(&self, text: &str, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.screen().matches(text).count() < n {
+            assert!(
+                Instant::now() < deadline,
+                "{text:?} never appeared; screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+pub fn rdesk_cmd(rd: &Rdesk, args: &str) -> String {
+    format!(
+        "RDESK_CONFIG={} HOME={} {} --root {} --runroot {} {args}",
+        rd.dir.path().join("config.toml").display(),
+        rd.home().display(),
+        env!("CARGO_BIN_EXE_rdesk"),
+        rd.root().display(),
+        rd.dir.path().join("run").display()
+    )
 }
