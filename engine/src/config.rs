@@ -167,7 +167,9 @@ impl EngineConfig {
     }
 }
 
-fn config_files() -> Vec<PathBuf> {
+/// The config files in the order they apply: `$RDESK_CONFIG` alone when set, else the
+/// system file then the user's (`$XDG_CONFIG_HOME` or `~/.config`).
+pub fn config_files() -> Vec<PathBuf> {
     if let Some(explicit) = std::env::var_os("RDESK_CONFIG").filter(|v| !v.is_empty()) {
         return vec![PathBuf::from(explicit)];
     }

@@ -7,7 +7,6 @@
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -73,27 +72,11 @@ pub struct ThemeConfig {
     pub error: Option<String>,
 }
 
-/// The config files in the order they apply (the same as the engine's).
-pub fn config_files() -> Vec<PathBuf> {
-    if let Some(explicit) = std::env::var_os("RDESK_CONFIG").filter(|v| !v.is_empty()) {
-        return vec![PathBuf::from(explicit)];
-    }
-    let mut files = vec![PathBuf::from(rdesk_engine::config::SYSTEM_CONFIG)];
-    let xdg = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
-    if let Some(dir) = xdg {
-        files.push(dir.join("rdesk/config.toml"));
-    }
-    files
-}
-
 /// Reads `[tui]` from the config files; on any problem, the defaults and the messages.
 pub fn load() -> (TuiConfig, Vec<String>) {
     let mut merged = toml::Table::new();
     let mut errors = Vec::new();
-    for path in config_files() {
+    for path in rdesk_engine::config::config_files() {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
