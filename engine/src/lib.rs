@@ -189,6 +189,20 @@ impl Engine {
 }
 
 impl Engine {
+    /// Runs `f` off the async runtime on the container `name` (name, ID or prefix) resolves to.
+    async fn on_container<T: Send + 'static>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&Store, &str) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        blocking(move || {
+            let id = container::ContainerStore::new(&store).find(&name)?;
+            f(&store, &id)
+        })
+        .await
+    }
+
     /// Creates a container (not started); returns its ID.
     pub async fn create_container(
         &self,
@@ -248,12 +262,7 @@ impl Engine {
     /// One sample of a running container's CPU, memory and pids usage from its cgroup
     /// (bollard's `stats` with `stream: false`; call it again for the next sample).
     pub async fn stats(&self, name: &str) -> Result<models::ContainerStatsResponse> {
-        let (store, name) = (self.inner.store.clone(), name.to_string());
-        blocking(move || {
-            let id = container::ContainerStore::new(&store).find(&name)?;
-            stats::sample(&store, &id)
-        })
-        .await
+        self.on_container(name, stats::sample).await
     }
 
     /// The event journal's end: follow from here for what happens from now on.
@@ -298,12 +307,8 @@ impl Engine {
 
     /// The stop signal (the image's StopSignal, else SIGTERM), then SIGKILL after `timeout` s.
     pub async fn stop_container(&self, name: &str, timeout: Option<i64>) -> Result<()> {
-        let (store, name) = (self.inner.store.clone(), name.to_string());
-        blocking(move || {
-            let id = container::ContainerStore::new(&store).find(&name)?;
-            containers::stop(&store, &id, timeout)
-        })
-        .await
+        self.on_container(name, move |store, id| containers::stop(store, id, timeout))
+            .await
     }
 
     pub async fn restart_container(&self, name: &str, timeout: Option<i64>) -> Result<()> {
@@ -329,10 +334,8 @@ impl Engine {
         name: &str,
         options: RemoveContainerOptions,
     ) -> Result<()> {
-        let (store, name) = (self.inner.store.clone(), name.to_string());
-        blocking(move || {
-            let id = container::ContainerStore::new(&store).find(&name)?;
-            containers::remove(&store, &id, options.force)
+        self.on_container(name, move |store, id| {
+            containers::remove(store, id, options.force)
         })
         .await
     }
@@ -369,12 +372,7 @@ impl Engine {
 
     /// Opens a container's log now (before `start`, for `run`), to read it later.
     pub async fn open_logs(&self, name: &str) -> Result<LogReader> {
-        let (store, name) = (self.inner.store.clone(), name.to_string());
-        blocking(move || {
-            let id = container::ContainerStore::new(&store).find(&name)?;
-            containers::open_log(&store, &id)
-        })
-        .await
+        self.on_container(name, containers::open_log).await
     }
 
     /// Reads an opened log (see `logs`).
@@ -390,21 +388,11 @@ impl Engine {
 
     /// Freezes every process of the container (`docker pause`).
     pub async fn pause_container(&self, name: &str) -> Result<()> {
-        let (store, name) = (self.inner.store.clone(), name.to_string());
-        blocking(move || {
-            let id = container::ContainerStore::new(&store).find(&name)?;
-            container_ops::pause(&store, &id)
-        })
-        .await
+        self.on_container(name, container_ops::pause).await
     }
 
     pub async fn unpause_container(&self, name: &str) -> Result<()> {
-        let (store, name) = (self.inner.store.clone(), name.to_string());
-        blocking(move || {
-            let id = container::ContainerStore::new(&store).find(&name)?;
-            container_ops::unpause(&store, &id)
-        })
-        .await
+        self.on_container(name, container_ops::unpause).await
     }
 
     /// The container's processes as the host's `ps` shows them (`ps_args`, default `-ef`).
@@ -413,22 +401,15 @@ impl Engine {
         name: &str,
         options: TopOptions,
     ) -> Result<models::ContainerTopResponse> {
-        let (store, name) = (self.inner.store.clone(), name.to_string());
-        blocking(move || {
-            let id = container::ContainerStore::new(&store).find(&name)?;
-            container_ops::top(&store, &id, &options.ps_args)
+        self.on_container(name, move |store, id| {
+            container_ops::top(store, id, &options.ps_args)
         })
         .await
     }
 
     /// Changes of the container's filesystem against its image (`docker diff`).
     pub async fn container_changes(&self, name: &str) -> Result<Vec<models::FilesystemChange>> {
-        let (store, name) = (self.inner.store.clone(), name.to_string());
-        blocking(move || {
-            let id = container::ContainerStore::new(&store).find(&name)?;
-            container_ops::changes(&store, &id)
-        })
-        .await
+        self.on_container(name, container_ops::changes).await
     }
 
     /// Writes a tar of the container's root filesystem.
@@ -437,10 +418,8 @@ impl Engine {
         name: &str,
         writer: Box<dyn std::io::Write + Send>,
     ) -> Result<()> {
-        let (store, name) = (self.inner.store.clone(), name.to_string());
-        blocking(move || {
-            let id = container::ContainerStore::new(&store).find(&name)?;
-            container_ops::export(&store, &id, writer)
+        self.on_container(name, move |store, id| {
+            container_ops::export(store, id, writer)
         })
         .await
     }
@@ -468,10 +447,8 @@ impl Engine {
         options: CopyFromContainerOptions,
         writer: Box<dyn std::io::Write + Send>,
     ) -> Result<()> {
-        let (store, name) = (self.inner.store.clone(), name.to_string());
-        blocking(move || {
-            let id = container::ContainerStore::new(&store).find(&name)?;
-            container_ops::copy_from(&store, &id, &options.path, options.follow_link, writer)
+        self.on_container(name, move |store, id| {
+            container_ops::copy_from(store, id, &options.path, options.follow_link, writer)
         })
         .await
     }
@@ -483,10 +460,8 @@ impl Engine {
         options: CopyToContainerOptions,
         reader: Box<dyn std::io::Read + Send>,
     ) -> Result<()> {
-        let (store, name) = (self.inner.store.clone(), name.to_string());
-        blocking(move || {
-            let id = container::ContainerStore::new(&store).find(&name)?;
-            container_ops::copy_to(&store, &id, &options.path, reader)
+        self.on_container(name, move |store, id| {
+            container_ops::copy_to(store, id, &options.path, reader)
         })
         .await
     }

@@ -118,14 +118,7 @@ impl StatefulWidget for LayerHistory<'_> {
     type State = LayerHistoryState;
 
     fn render(self, area: Rect, buf: &mut Buffer, state: &mut LayerHistoryState) {
-        let inner = match self.block {
-            Some(b) => {
-                let inner = b.inner(area);
-                b.render(area, buf);
-                inner
-            }
-            None => area,
-        };
+        let inner = crate::render_block(self.block, area, buf);
         // The full command of the selected entry, below the table, when there is room.
         let footer_h: u16 = if inner.height >= 10 { 3 } else { 0 };
         let table_area = Rect {

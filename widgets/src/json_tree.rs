@@ -462,14 +462,7 @@ impl StatefulWidget for JsonTree<'_> {
     type State = JsonTreeState;
 
     fn render(self, area: Rect, buf: &mut Buffer, state: &mut JsonTreeState) {
-        let inner = match self.block {
-            Some(b) => {
-                let inner = b.inner(area);
-                b.render(area, buf);
-                inner
-            }
-            None => area,
-        };
+        let inner = crate::render_block(self.block, area, buf);
         state.area = inner;
         let height = inner.height as usize;
         if height == 0 {

@@ -20,6 +20,23 @@ pub use progress::{LayerProgress, ProgressItem};
 pub use styles::Styles;
 pub use table::{Column, ResourceTable, TableRow, TableState};
 
+/// Draws an optional surrounding block and returns the area inside it.
+pub(crate) fn render_block(
+    block: Option<ratatui::widgets::Block<'_>>,
+    area: ratatui::layout::Rect,
+    buf: &mut ratatui::buffer::Buffer,
+) -> ratatui::layout::Rect {
+    use ratatui::widgets::Widget;
+    match block {
+        Some(b) => {
+            let inner = b.inner(area);
+            b.render(area, buf);
+            inner
+        }
+        None => area,
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod testutil {
     use ratatui::buffer::Buffer;
