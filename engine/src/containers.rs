@@ -59,7 +59,7 @@ pub(crate) fn create(store: &Store, name: Option<&str>, spec: ContainerSpec) -> 
         Some(n) => {
             if let Some((r, _)) = all.iter().find(|(r, _)| r.name == n) {
                 return Err(Error::Conflict(format!(
-                    "The container name \"/{n}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                    "Conflict. The container name \"/{n}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
                     r.id
                 )));
             }
@@ -914,30 +914,46 @@ pub(crate) fn exec(
         process["user"] = serde_json::json!({"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids});
     }
     let exec_id = crate::container::new_id();
-    let run_dir = cs.run_dir(id);
-    fsutil::mkdir_private(&run_dir).map_err(crate::store::io_err("cannot create", &run_dir))?;
     let request = crate::shim::ExecRequest {
         process,
         open_stdin: cfg.attach_stdin,
     };
-    let path = crate::shim::exec_request_path(&run_dir, &exec_id);
-    fsutil::write_atomic(
-        &path,
-        &serde_json::to_vec(&request).map_err(|e| Error::Internal(e.to_string()))?,
-    )
-    .map_err(crate::store::io_err("cannot write", &path))?;
-    let mut args = vec!["exec"];
-    if !cfg.detach {
-        args.push("--wait-attach");
-    }
-    match run_monitor(store, shim_binary, &args, &[id, &exec_id], 126)? {
+    let path = crate::shim::exec_request_path(&cs.run_dir(id), &exec_id);
+    let launched = (|| -> Result<i64> {
+        let run_dir = cs.run_dir(id);
+        fsutil::mkdir_private(&run_dir).map_err(crate::store::io_err("cannot create", &run_dir))?;
+        fsutil::write_atomic(
+            &path,
+            &serde_json::to_vec(&request).map_err(|e| Error::Internal(e.to_string()))?,
+        )
+        .map_err(crate::store::io_err("cannot write", &path))?;
+        let mut args = vec!["exec"];
+        if !cfg.detach {
+            args.push("--wait-attach");
+        }
+        match run_monitor(store, shim_binary, &args, &[id, &exec_id], 126)? {
+            Ok(pid) => Ok(pid),
+            Err((code, message)) => Err(Error::StartFailed { code, message }),
+        }
+    })();
+    match launched {
         Ok(pid) => Ok((
             pid,
             crate::attach::socket_path(store.runroot(), &exec_id, "attach"),
         )),
-        Err((code, message)) => {
+        Err(e) => {
             let _ = std::fs::remove_file(&path);
-            Err(Error::StartFailed { code, message })
+            // The container may have exited since the check above (its monitor then removes
+            // the run dir): say so as Docker does, not with what failed because of it.
+            let _ = cs.reconcile(id);
+            // Its monitor may not have recorded the exit yet: the init's PID tells.
+            let running = cs
+                .state(id)
+                .is_ok_and(|s| s.status.is_live() && container::process_start_time(s.pid) != 0);
+            if !running {
+                return Err(Error::Conflict(format!("container {id} is not running")));
+            }
+            Err(e)
         }
     }
 }

@@ -36,7 +36,8 @@ pub enum Error {
     /// The container could not be started; `code` is Docker's run exit code (125, 126, 127).
     #[error("{message}")]
     StartFailed { code: i32, message: String },
-    #[error("conflict: {0}")]
+    /// The message is Docker's whole text (its own "conflict: " or "Conflict. " prefix).
+    #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
     InvalidArgument(String),

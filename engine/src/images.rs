@@ -480,7 +480,7 @@ pub(crate) fn remove(
                 .collect();
             if repos.len() > 1 {
                 return Err(Error::Conflict(format!(
-                    "unable to delete {} (must be forced) - image is referenced in multiple repositories",
+                    "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
                     records[i].id.short()
                 )));
             }
@@ -502,7 +502,7 @@ pub(crate) fn remove(
                 "must be forced"
             };
             return Err(Error::Conflict(format!(
-                "unable to {what} ({forced}) - image is being used by {state} container {short}"
+                "conflict: unable to {what} ({forced}) - image is being used by {state} container {short}"
             )));
         }
         let rec = &mut records[i];
