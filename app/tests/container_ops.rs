@@ -259,6 +259,48 @@ fn cp_both_directions_and_never_out_of_the_root() {
     assert!(child.wait().unwrap().success());
     assert_eq!(cat("/data/streamed.txt"), "streamed\n");
 
+    // Owners: root's by default, the archive's with -a; extended attributes kept.
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_pax_extensions([("SCHILY.xattr.user.rdesk", &b"kept"[..])])
+        .unwrap();
+    let mut hd = tar::Header::new_ustar();
+    hd.set_size(6);
+    hd.set_mode(0o640);
+    hd.set_uid(1234);
+    hd.set_gid(5678);
+    b.append_data(&mut hd, "owned.txt", &b"owned\n"[..])
+        .unwrap();
+    let stream = b.into_inner().unwrap();
+    for (flags, owner) in [(&[][..], "0:0 640"), (&["-a"][..], "1234:5678 640")] {
+        let mut args = vec!["cp"];
+        args.extend_from_slice(flags);
+        args.extend(["-", "cc:/data"]);
+        let mut child = rd.command(&args).stdin(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(&stream).unwrap();
+        assert!(child.wait().unwrap().success());
+        let st = rd.run(&["exec", "cc", "stat", "-c", "%u:%g %a", "/data/owned.txt"]);
+        assert_eq!(st.ok().stdout.trim(), owner, "cp {flags:?}");
+    }
+    let out = rd
+        .command(&["cp", "cc:/data/owned.txt", "-"])
+        .output()
+        .unwrap();
+    let mut ar = tar::Archive::new(&out.stdout[..]);
+    let mut entry = ar.entries().unwrap().next().unwrap().unwrap();
+    let xattrs: Vec<(String, Vec<u8>)> = entry
+        .pax_extensions()
+        .unwrap()
+        .map(|exts| {
+            exts.map(|e| e.unwrap())
+                .map(|e| (e.key().unwrap().to_string(), e.value_bytes().to_vec()))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        xattrs.contains(&("SCHILY.xattr.user.rdesk".into(), b"kept".to_vec())),
+        "{xattrs:?}"
+    );
+
     // Symlinks resolve inside the container, never to the host.
     rd.run(&["cp", &format!("cc:/evil{s}"), &h("leak")])
         .fails(1, "Could not find the file");

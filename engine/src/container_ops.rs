@@ -17,7 +17,7 @@ use nix::fcntl::{self, AtFlags, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{self, Mode, SFlag};
 use nix::unistd::{self, UnlinkatFlags};
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::{OsStr, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -800,8 +800,15 @@ pub(crate) fn copy_from(
 
 /// Docker's `PUT /containers/{id}/archive`: extracts a tar into the existing directory `path`.
 /// Every entry's parent is resolved inside the root; ownership is root's (as `docker cp`
-/// without `-a`).
-pub(crate) fn copy_to(store: &Store, id: &str, path: &str, r: Box<dyn Read + Send>) -> Result<()> {
+/// without `-a`), or the archive's with `copy_uid_gid`. Extended attributes in the archive
+/// (PAX `SCHILY.xattr.*`, as Docker and GNU tar write them) are applied to files and dirs.
+pub(crate) fn copy_to(
+    store: &Store,
+    id: &str,
+    path: &str,
+    copy_uid_gid: bool,
+    r: Box<dyn Read + Send>,
+) -> Result<()> {
     let name = ContainerStore::new(store).record(id)?.name;
     let root = MergedRoot::open(store, id)?;
     match root.resolve(path, OFlag::O_PATH | OFlag::O_DIRECTORY) {
@@ -832,12 +839,33 @@ pub(crate) fn copy_to(store: &Store, id: &str, path: &str, r: Box<dyn Read + Sen
         let p = Some(pfd.as_raw_fd());
         let mode = Mode::from_bits_truncate(entry.header().mode().unwrap_or(0o644) & 0o7777);
         let kind = entry.header().entry_type();
+        let owner = if copy_uid_gid {
+            let h = entry.header();
+            (
+                h.uid().unwrap_or(0) as libc::uid_t,
+                h.gid().unwrap_or(0) as libc::gid_t,
+            )
+        } else {
+            (0, 0)
+        };
+        let xattrs = entry_xattrs(&mut entry);
         match kind {
-            tar::EntryType::Directory => match stat::mkdirat(p, last.as_str(), mode) {
-                Ok(()) => {}
-                Err(Errno::EEXIST) => {}
-                Err(e) => return Err(eerr(e)),
-            },
+            tar::EntryType::Directory => {
+                match stat::mkdirat(p, last.as_str(), mode) {
+                    Ok(()) => {}
+                    Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(eerr(e)),
+                }
+                let dfd = fcntl::openat(
+                    p,
+                    last.as_str(),
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .map(owned)
+                .map_err(eerr)?;
+                set_owner_mode_xattrs(dfd.as_raw_fd(), owner, mode, &xattrs).map_err(eerr)?;
+            }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let open = || {
                     fcntl::openat(
@@ -868,7 +896,7 @@ pub(crate) fn copy_to(store: &Store, id: &str, path: &str, r: Box<dyn Read + Sen
                 let mut f = File::from(fd);
                 io::copy(&mut entry, &mut f)
                     .map_err(|e| internal(&format!("cannot write {full} in the container"), e))?;
-                stat::fchmod(f.as_raw_fd(), mode).map_err(eerr)?;
+                set_owner_mode_xattrs(f.as_raw_fd(), owner, mode, &xattrs).map_err(eerr)?;
             }
             tar::EntryType::Symlink => {
                 let target = entry
@@ -877,6 +905,16 @@ pub(crate) fn copy_to(store: &Store, id: &str, path: &str, r: Box<dyn Read + Sen
                     .unwrap_or_default();
                 let _ = unistd::unlinkat(p, last.as_str(), UnlinkatFlags::NoRemoveDir);
                 unistd::symlinkat(target.as_os_str(), p, last.as_str()).map_err(eerr)?;
+                if copy_uid_gid {
+                    unistd::fchownat(
+                        p,
+                        last.as_str(),
+                        Some(unistd::Uid::from_raw(owner.0)),
+                        Some(unistd::Gid::from_raw(owner.1)),
+                        AtFlags::AT_SYMLINK_NOFOLLOW,
+                    )
+                    .map_err(eerr)?;
+                }
             }
             tar::EntryType::Link => {
                 let target = entry
@@ -912,9 +950,56 @@ pub(crate) fn copy_to(store: &Store, id: &str, path: &str, r: Box<dyn Read + Sen
                 );
                 let _ = unistd::unlinkat(p, last.as_str(), UnlinkatFlags::NoRemoveDir);
                 stat::mknodat(p, last.as_str(), sflag, mode, dev).map_err(eerr)?;
+                if copy_uid_gid {
+                    unistd::fchownat(
+                        p,
+                        last.as_str(),
+                        Some(unistd::Uid::from_raw(owner.0)),
+                        Some(unistd::Gid::from_raw(owner.1)),
+                        AtFlags::AT_SYMLINK_NOFOLLOW,
+                    )
+                    .map_err(eerr)?;
+                }
             }
             // PAX and GNU long-name headers are consumed by the reader; others skipped.
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The entry's `SCHILY.xattr.NAME` PAX records.
+fn entry_xattrs<R: Read>(entry: &mut tar::Entry<R>) -> Vec<(CString, Vec<u8>)> {
+    let Ok(Some(exts)) = entry.pax_extensions() else {
+        return Vec::new();
+    };
+    exts.filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.key().ok()?.strip_prefix("SCHILY.xattr.")?;
+            Some((CString::new(name).ok()?, e.value_bytes().to_vec()))
+        })
+        .collect()
+}
+
+/// Owner first (chown clears set-id bits), then the mode, then extended attributes.
+fn set_owner_mode_xattrs(
+    fd: RawFd,
+    owner: (libc::uid_t, libc::gid_t),
+    mode: Mode,
+    xattrs: &[(CString, Vec<u8>)],
+) -> std::result::Result<(), Errno> {
+    unistd::fchown(
+        fd,
+        Some(unistd::Uid::from_raw(owner.0)),
+        Some(unistd::Gid::from_raw(owner.1)),
+    )?;
+    stat::fchmod(fd, mode)?;
+    for (name, value) in xattrs {
+        // SAFETY: fsetxattr(2) on an fd we own with a NUL-terminated name and a live buffer.
+        let rc =
+            unsafe { libc::fsetxattr(fd, name.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
+        if rc != 0 {
+            return Err(Errno::last());
         }
     }
     Ok(())

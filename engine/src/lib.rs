@@ -461,7 +461,7 @@ impl Engine {
         reader: Box<dyn std::io::Read + Send>,
     ) -> Result<()> {
         self.on_container(name, move |store, id| {
-            container_ops::copy_to(store, id, &options.path, reader)
+            container_ops::copy_to(store, id, &options.path, options.copy_uid_gid, reader)
         })
         .await
     }

@@ -164,6 +164,8 @@ pub struct CopyFromContainerOptions {
 #[derive(Debug, Clone, Default)]
 pub struct CopyToContainerOptions {
     pub path: String,
+    /// `cp -a` (Docker's `copyUIDGID`): keep the archive's owners instead of root's.
+    pub copy_uid_gid: bool,
 }
 
 /// `rename`: the new name.

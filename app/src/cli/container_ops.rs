@@ -222,12 +222,14 @@ fn parent_of(p: &str) -> String {
 }
 
 pub async fn cp(engine: &Engine, args: CpArgs) -> anyhow::Result<()> {
-    let _ = (args.archive, args.quiet);
+    let _ = args.quiet;
     match (split_cp_arg(&args.src), split_cp_arg(&args.dest)) {
         ((Some(_), _), (Some(_), _)) => bail!("copying between containers is not supported"),
         ((None, _), (None, _)) => bail!("must specify at least one container source"),
         ((Some(c), p), (None, dest)) => copy_out(engine, c, &container_path(p), dest, &args).await,
-        ((None, src), (Some(c), p)) => copy_in(engine, src, c, &container_path(p)).await,
+        ((None, src), (Some(c), p)) => {
+            copy_in(engine, src, c, &container_path(p), args.archive).await
+        }
     }
 }
 
@@ -313,7 +315,13 @@ async fn copy_out_resolved(
     Ok(extracted?)
 }
 
-async fn copy_in(engine: &Engine, src: &str, container: &str, path: &str) -> anyhow::Result<()> {
+async fn copy_in(
+    engine: &Engine,
+    src: &str,
+    container: &str,
+    path: &str,
+    archive: bool,
+) -> anyhow::Result<()> {
     if src == "-" {
         let input = Box::new(std::io::BufReader::new(std::io::stdin()));
         return engine
@@ -321,6 +329,7 @@ async fn copy_in(engine: &Engine, src: &str, container: &str, path: &str) -> any
                 container,
                 CopyToContainerOptions {
                     path: path.to_string(),
+                    copy_uid_gid: archive,
                 },
                 input,
             )
@@ -381,7 +390,10 @@ async fn copy_in(engine: &Engine, src: &str, container: &str, path: &str) -> any
     let copied = engine
         .copy_to_container(
             container,
-            CopyToContainerOptions { path: dir },
+            CopyToContainerOptions {
+                path: dir,
+                copy_uid_gid: archive,
+            },
             Box::new(reader),
         )
         .await;
