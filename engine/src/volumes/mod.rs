@@ -363,10 +363,8 @@ pub(crate) fn dir_size(dir: &Path) -> u64 {
                 continue;
             };
             match SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT {
-                SFlag::S_IFREG => {
-                    if seen.insert((st.st_dev, st.st_ino)) {
-                        total += st.st_size.max(0) as u64;
-                    }
+                SFlag::S_IFREG if seen.insert((st.st_dev, st.st_ino)) => {
+                    total += st.st_size.max(0) as u64;
                 }
                 SFlag::S_IFDIR if st.st_dev == dev => {
                     if let Ok(c) = fcntl::openat(
@@ -681,6 +679,76 @@ pub(crate) fn read_file(store: &Store, name: &str, rel: &str, max_bytes: u64) ->
     Ok(buf)
 }
 
+// ---------------------------------------------------------------------------------------
+// the engine API (bollard's names)
+
+impl crate::Engine {
+    /// `volume create`: an empty name generates one; an existing volume is returned as is.
+    pub async fn create_volume(&self, options: CreateVolumeOptions) -> Result<Volume> {
+        let store = self.inner.store.clone();
+        crate::blocking(move || create(&store, options)).await
+    }
+
+    /// `volume ls`: Docker's list response, filtered.
+    pub async fn list_volumes(&self, options: ListVolumesOptions) -> Result<VolumeListResponse> {
+        let store = self.inner.store.clone();
+        crate::blocking(move || list(&store, &options)).await
+    }
+
+    /// Every volume with its size (`UsageData` filled too) and the containers using it:
+    /// what a volume pane shows. Walks every volume: call it on demand, not per frame.
+    pub async fn volumes_usage(&self) -> Result<Vec<VolumeUsage>> {
+        let store = self.inner.store.clone();
+        crate::blocking(move || usage(&store)).await
+    }
+
+    /// `volume inspect`.
+    pub async fn inspect_volume(&self, name: &str) -> Result<Volume> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        crate::blocking(move || inspect(&store, &name)).await
+    }
+
+    /// `volume rm`: refused while any container (whatever its state) uses the volume.
+    pub async fn remove_volume(&self, name: &str, options: RemoveVolumeOptions) -> Result<()> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        crate::blocking(move || remove(&store, &name, options)).await
+    }
+
+    /// `volume prune`: unused anonymous volumes (all unused ones with `all`).
+    pub async fn prune_volumes(&self, options: PruneVolumesOptions) -> Result<VolumePruneResponse> {
+        let store = self.inner.store.clone();
+        crate::blocking(move || prune(&store, &options)).await
+    }
+
+    /// The entries of directory `rel_path` inside the volume, sorted by name. Symlinks are
+    /// listed, never followed out of the volume (see `volume_read_file`).
+    pub async fn volume_read_dir(&self, name: &str, rel_path: &str) -> Result<Vec<VolumeDirEntry>> {
+        let (store, name, rel) = (
+            self.inner.store.clone(),
+            name.to_string(),
+            rel_path.to_string(),
+        );
+        crate::blocking(move || read_dir(&store, &name, &rel)).await
+    }
+
+    /// At most `max_bytes` of the regular file `rel_path` inside the volume; symlinks resolve
+    /// inside the volume (`openat2(RESOLVE_IN_ROOT)`), so `/etc/passwd` or `../../x` there
+    /// never reads a host file.
+    pub async fn volume_read_file(
+        &self,
+        name: &str,
+        rel_path: &str,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>> {
+        let (store, name, rel) = (
+            self.inner.store.clone(),
+            name.to_string(),
+            rel_path.to_string(),
+        );
+        crate::blocking(move || read_file(&store, &name, &rel, max_bytes)).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -792,75 +860,5 @@ mod tests {
         let u = usage(&s).unwrap();
         assert_eq!(u[0].size, 6);
         assert!(u[0].users.is_empty());
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// the engine API (bollard's names)
-
-impl crate::Engine {
-    /// `volume create`: an empty name generates one; an existing volume is returned as is.
-    pub async fn create_volume(&self, options: CreateVolumeOptions) -> Result<Volume> {
-        let store = self.inner.store.clone();
-        crate::blocking(move || create(&store, options)).await
-    }
-
-    /// `volume ls`: Docker's list response, filtered.
-    pub async fn list_volumes(&self, options: ListVolumesOptions) -> Result<VolumeListResponse> {
-        let store = self.inner.store.clone();
-        crate::blocking(move || list(&store, &options)).await
-    }
-
-    /// Every volume with its size (`UsageData` filled too) and the containers using it:
-    /// what a volume pane shows. Walks every volume: call it on demand, not per frame.
-    pub async fn volumes_usage(&self) -> Result<Vec<VolumeUsage>> {
-        let store = self.inner.store.clone();
-        crate::blocking(move || usage(&store)).await
-    }
-
-    /// `volume inspect`.
-    pub async fn inspect_volume(&self, name: &str) -> Result<Volume> {
-        let (store, name) = (self.inner.store.clone(), name.to_string());
-        crate::blocking(move || inspect(&store, &name)).await
-    }
-
-    /// `volume rm`: refused while any container (whatever its state) uses the volume.
-    pub async fn remove_volume(&self, name: &str, options: RemoveVolumeOptions) -> Result<()> {
-        let (store, name) = (self.inner.store.clone(), name.to_string());
-        crate::blocking(move || remove(&store, &name, options)).await
-    }
-
-    /// `volume prune`: unused anonymous volumes (all unused ones with `all`).
-    pub async fn prune_volumes(&self, options: PruneVolumesOptions) -> Result<VolumePruneResponse> {
-        let store = self.inner.store.clone();
-        crate::blocking(move || prune(&store, &options)).await
-    }
-
-    /// The entries of directory `rel_path` inside the volume, sorted by name. Symlinks are
-    /// listed, never followed out of the volume (see `volume_read_file`).
-    pub async fn volume_read_dir(&self, name: &str, rel_path: &str) -> Result<Vec<VolumeDirEntry>> {
-        let (store, name, rel) = (
-            self.inner.store.clone(),
-            name.to_string(),
-            rel_path.to_string(),
-        );
-        crate::blocking(move || read_dir(&store, &name, &rel)).await
-    }
-
-    /// At most `max_bytes` of the regular file `rel_path` inside the volume; symlinks resolve
-    /// inside the volume (`openat2(RESOLVE_IN_ROOT)`), so `/etc/passwd` or `../../x` there
-    /// never reads a host file.
-    pub async fn volume_read_file(
-        &self,
-        name: &str,
-        rel_path: &str,
-        max_bytes: u64,
-    ) -> Result<Vec<u8>> {
-        let (store, name, rel) = (
-            self.inner.store.clone(),
-            name.to_string(),
-            rel_path.to_string(),
-        );
-        crate::blocking(move || read_file(&store, &name, &rel, max_bytes)).await
     }
 }

@@ -691,14 +691,17 @@ pub(crate) fn inspect_mounts(store: &Store, record: &ContainerRecord) -> Vec<Api
         .collect()
 }
 
-/// `HostConfig.Binds`, `HostConfig.Mounts` and `Config.Volumes` as Docker fills them.
-pub(crate) fn inspect_config(
-    record: &ContainerRecord,
-) -> (
+/// `Config.Volumes`' type in the Docker API models.
+type ConfigVolumes = std::collections::HashMap<String, std::collections::HashMap<(), ()>>;
+/// `HostConfig.Binds`, `HostConfig.Mounts`, `Config.Volumes`.
+pub(crate) type InspectConfig = (
     Option<Vec<String>>,
     Option<Vec<bollard_stubs::models::Mount>>,
-    Option<std::collections::HashMap<String, std::collections::HashMap<(), ()>>>,
-) {
+    Option<ConfigVolumes>,
+);
+
+/// `HostConfig.Binds`, `HostConfig.Mounts` and `Config.Volumes` as Docker fills them.
+pub(crate) fn inspect_config(record: &ContainerRecord) -> InspectConfig {
     let spec = &record.spec;
     let binds = (!spec.binds.is_empty()).then(|| spec.binds.clone());
     let mounts = (!spec.mounts.is_empty()).then(|| spec.mounts.clone());
