@@ -705,7 +705,7 @@ pub(crate) fn inspect_config(record: &ContainerRecord) -> InspectConfig {
     let spec = &record.spec;
     let binds = (!spec.binds.is_empty()).then(|| spec.binds.clone());
     let mounts = (!spec.mounts.is_empty()).then(|| spec.mounts.clone());
-    let mut volumes: std::collections::HashMap<String, std::collections::HashMap<(), ()>> = spec
+    let mut volumes: ConfigVolumes = spec
         .volumes
         .iter()
         .map(|v| (v.clone(), Default::default()))
