@@ -472,6 +472,31 @@ fn tmpfs_mounts_and_tmpfs_volumes() {
         "released after the container: {:?}",
         mounts_under(&rd.root())
     );
+    // A start that fails after the tmpfs volume was mounted leaves it unmounted again.
+    let src = rd.dir.path().join("vanishing");
+    std::fs::create_dir(&src).unwrap();
+    rd.run(&[
+        "create",
+        "--name",
+        "fails",
+        "-v",
+        "tv:/t",
+        "--mount",
+        &format!("type=bind,src={},dst=/b", src.display()),
+        &image,
+        "true",
+    ])
+    .ok();
+    std::fs::remove_dir(&src).unwrap();
+    let r = rd.run(&["start", "fails"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("bind mount source path does not exist"),
+        "{}",
+        r.stderr
+    );
+    assert!(mounts_under(&rd.root().join("volumes")).is_empty());
+    rd.run(&["rm", "fails"]).ok();
     rd.run(&["volume", "create", "-o", "bogus=1", "bad"])
         .fails(1, "invalid option key: \"bogus\"");
     rd.run(&["volume", "rm", "tv"]).ok();

@@ -267,6 +267,7 @@ pub(crate) fn start(store: &Store, shim_binary: &Path, id: &str, wait_attach: bo
     };
     // Failed: no process; back to created, with the error and Docker's exit code.
     rootfs::unmount(&cs.rootfs(id));
+    crate::volumes::mounts::release(store, &record);
     container::remove_cgroups(store, id);
     if let Ok(_lock) = cs.lock(id) {
         if let Ok(mut st) = cs.state(id) {

@@ -547,6 +547,23 @@ pub(crate) fn setup(
     }
     let vs = VolumeStore::new(store);
     let _lock = vs.lock()?;
+    let mut mounted_now: Vec<std::path::PathBuf> = Vec::new();
+    let result = setup_locked(&vs, record, rootfs_dir, &mut mounted_now);
+    if result.is_err() {
+        // Nothing half-done: the local-driver mounts this start made go again.
+        for p in &mounted_now {
+            unmount_volume(p);
+        }
+    }
+    result
+}
+
+fn setup_locked(
+    vs: &VolumeStore,
+    record: &ContainerRecord,
+    rootfs_dir: &Path,
+    mounted_now: &mut Vec<std::path::PathBuf>,
+) -> Result<Vec<Mount>> {
     let root_path = std::fs::canonicalize(rootfs_dir)
         .map_err(|e| internal(&format!("cannot resolve {}", rootfs_dir.display()), e))?;
     let root = fcntl::open(
@@ -563,8 +580,9 @@ pub(crate) fn setup(
             MountKind::Volume => {
                 let meta = vs.meta(&mp.name)?;
                 let data = vs.data(&mp.name);
-                if meta.mounted() {
+                if meta.mounted() && !rootfs::is_mountpoint(&data) {
                     mount_volume(&meta, &data)?;
+                    mounted_now.push(data.clone());
                 }
                 if mp.copy_data {
                     populate(&root, &mp.destination, &data)?;
