@@ -732,3 +732,62 @@ fn a_symlink_swapped_on_a_mount_target_never_lands_outside_the_rootfs() {
         "with the swap loop running: {ran} containers ran, {refused} refused or failed inside"
     );
 }
+
+#[test]
+fn concurrent_creates_and_prunes_never_lose_a_volume_in_use() {
+    let (_reg, rd, image) = with_busybox();
+    let _c = Cleanup(&rd);
+    let _m = MountGuard(rd.root());
+    // Many processes create the same volume at once: one volume, each prints its name.
+    std::thread::scope(|s| {
+        let runs: Vec<_> = (0..12)
+            .map(|_| s.spawn(|| rd.run(&["volume", "create", "same"])))
+            .collect();
+        for r in runs {
+            assert_eq!(r.join().unwrap().ok().stdout, "same\n");
+        }
+    });
+    assert_eq!(volume_names(&rd), ["same"]);
+    // `volume prune -a` in a loop while containers are created with new named and anonymous
+    // volumes: a container's volumes are never pruned between their creation and its record.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                rd.run(&["volume", "prune", "-a", "-f"]).ok();
+            }
+        });
+        for i in 0..10 {
+            rd.run(&[
+                "create",
+                "--name",
+                &format!("c{i}"),
+                "-v",
+                &format!("vol{i}:/d"),
+                "-v",
+                "/anon",
+                &image,
+                "true",
+            ])
+            .ok();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    for i in 0..10 {
+        let j: serde_json::Value =
+            serde_json::from_str(&rd.run(&["inspect", &format!("c{i}")]).ok().stdout).unwrap();
+        for m in j[0]["Mounts"].as_array().unwrap() {
+            let name = m["Name"].as_str().unwrap();
+            rd.run(&["volume", "inspect", name]).ok();
+        }
+    }
+    // One more start of each works (its volumes are all there) and nothing half-made is left.
+    rd.run(&["start", "-a", "c3"]).ok();
+    let leftovers: Vec<String> = std::fs::read_dir(rd.root().join("volumes"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
