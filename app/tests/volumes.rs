@@ -335,6 +335,15 @@ fn binds_both_ways_readonly_and_docker_errors() {
     assert_ne!(r.code, 0);
     assert!(!host.join("nope").exists());
 
+    // A single file, onto a path that does not exist in the image yet.
+    let file = format!("{}:/etc/app/conf.ini:ro", host.join("from-host").display());
+    assert_eq!(
+        rd.run(&["run", "--rm", "-v", &file, &image, "cat", "/etc/app/conf.ini"])
+            .ok()
+            .stdout,
+        "hello from the host\n"
+    );
+
     // -v creates a missing host directory; --mount refuses it (Docker's message).
     let missing = rd.dir.path().join("made-by-v");
     rd.run(&[
