@@ -338,9 +338,17 @@ fn binds_both_ways_readonly_and_docker_errors() {
     // A single file, onto a path that does not exist in the image yet.
     let file = format!("{}:/etc/app/conf.ini:ro", host.join("from-host").display());
     assert_eq!(
-        rd.run(&["run", "--rm", "-v", &file, &image, "cat", "/etc/app/conf.ini"])
-            .ok()
-            .stdout,
+        rd.run(&[
+            "run",
+            "--rm",
+            "-v",
+            &file,
+            &image,
+            "cat",
+            "/etc/app/conf.ini"
+        ])
+        .ok()
+        .stdout,
         "hello from the host\n"
     );
 
@@ -481,6 +489,29 @@ fn tmpfs_mounts_and_tmpfs_volumes() {
         "released after the container: {:?}",
         mounts_under(&rd.root())
     );
+    // Its monitor killed: the next look at the container (reconcile) releases the mount.
+    let id = rd
+        .run(&["run", "-d", "-v", "tv:/t", &image, "sleep", "100"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    assert_eq!(mounts_under(&rd.root().join("volumes")).len(), 1);
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(rd.root().join("containers").join(&id).join("state.json")).unwrap(),
+    )
+    .unwrap();
+    let shim = state["shim_pid"].as_i64().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(rd.run(&["ps", "-a"]).ok().stdout.contains("Exited (137)"));
+    assert!(mounts_under(&rd.root().join("volumes")).is_empty());
+    rd.run(&["rm", &id]).ok();
+
     // A start that fails after the tmpfs volume was mounted leaves it unmounted again.
     let src = rd.dir.path().join("vanishing");
     std::fs::create_dir(&src).unwrap();

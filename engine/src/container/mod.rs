@@ -344,7 +344,12 @@ impl ContainerStore {
             "its monitor (rdesk shim) died".into()
         };
         state.pid = 0;
-        self.save_state(id, &state)
+        let saved = self.save_state(id, &state);
+        // Local-driver volume mounts (tmpfs, devices) its monitor would have released.
+        if let (Ok(record), Some(root)) = (self.record(id), self.dir.parent()) {
+            crate::volumes::mounts::release_in(root, &self.locks, self, &record);
+        }
+        saved
     }
 }
 

@@ -143,9 +143,14 @@ pub(crate) struct VolumeStore {
 
 impl VolumeStore {
     pub(crate) fn new(store: &Store) -> Self {
+        Self::at(store.root(), &store.locks_dir())
+    }
+
+    /// The volumes of the store at `root` whose locks are in `locks`.
+    pub(crate) fn at(root: &Path, locks: &Path) -> Self {
         VolumeStore {
-            dir: store.root().join("volumes"),
-            lock_path: store.locks_dir().join("volumes"),
+            dir: root.join("volumes"),
+            lock_path: locks.join("volumes"),
         }
     }
 

@@ -629,7 +629,19 @@ fn setup_locked(
 /// The container stopped: unmount its local-driver volumes (tmpfs, devices) that no other
 /// running container uses, as Docker's local driver does when the last user goes.
 pub(crate) fn release(store: &Store, record: &ContainerRecord) {
-    let vs = VolumeStore::new(store);
+    release_with(
+        &VolumeStore::new(store),
+        &ContainerStore::new(store),
+        record,
+    );
+}
+
+/// `release` for the container store's reconcile (a monitor that died cannot release).
+pub(crate) fn release_in(root: &Path, locks: &Path, cs: &ContainerStore, record: &ContainerRecord) {
+    release_with(&VolumeStore::at(root, locks), cs, record);
+}
+
+fn release_with(vs: &VolumeStore, cs: &ContainerStore, record: &ContainerRecord) {
     let with_mounts: Vec<&MountPoint> = record
         .mount_points
         .iter()
@@ -641,7 +653,6 @@ pub(crate) fn release(store: &Store, record: &ContainerRecord) {
         return;
     }
     let Ok(_lock) = vs.lock() else { return };
-    let cs = ContainerStore::new(store);
     for mp in with_mounts {
         let used = cs.ids().into_iter().any(|id| {
             id != record.id
