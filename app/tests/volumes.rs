@@ -537,6 +537,35 @@ fn tmpfs_mounts_and_tmpfs_volumes() {
     );
     assert!(mounts_under(&rd.root().join("volumes")).is_empty());
     rd.run(&["rm", "fails"]).ok();
+    // A local-driver bind volume (type=none,o=bind,device=DIR) shows the host directory; its
+    // removal never deletes what is in that directory.
+    let dev = rd.dir.path().join("device-dir");
+    std::fs::create_dir(&dev).unwrap();
+    std::fs::write(dev.join("precious"), "keep me\n").unwrap();
+    rd.run(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        "o=bind",
+        "-o",
+        &format!("device={}", dev.display()),
+        "bv",
+    ])
+    .ok();
+    assert_eq!(
+        rd.run(&["run", "--rm", "-v", "bv:/b", &image, "cat", "/b/precious"])
+            .ok()
+            .stdout,
+        "keep me\n"
+    );
+    rd.run(&["volume", "rm", "bv"]).ok();
+    assert_eq!(
+        std::fs::read_to_string(dev.join("precious")).unwrap(),
+        "keep me\n"
+    );
+
     rd.run(&["volume", "create", "-o", "bogus=1", "bad"])
         .fails(1, "invalid option key: \"bogus\"");
     rd.run(&["volume", "rm", "tv"]).ok();

@@ -253,6 +253,18 @@ impl VolumeStore {
         if meta.mounted() {
             mounts::unmount_volume(&data);
         }
+        // Never delete through a mount (a bound host directory, a device): only the
+        // volume's own directory, on the store's filesystem.
+        use std::os::unix::fs::MetadataExt;
+        let dev = |p: &Path| std::fs::symlink_metadata(p).map(|m| m.dev()).ok();
+        if crate::container::rootfs::is_mountpoint(&data)
+            || dev(&data).is_some_and(|d| Some(d) != dev(&self.dir))
+        {
+            return Err(Error::Conflict(format!(
+                "volume {name}: {} is still mounted; unmount it first",
+                data.display()
+            )));
+        }
         let size = dir_size(&data);
         // Renamed away first, so a crash mid-removal never leaves a half-empty volume.
         let trash = self.dir.join(format!(".tmp-{}", fsutil::random_hex(8)));
