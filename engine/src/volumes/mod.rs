@@ -847,6 +847,99 @@ mod tests {
         ));
     }
 
+    /// A container record (no container behind it) that mounts `points`.
+    fn fake_container(s: &Store, name: &str, points: Vec<spec::MountPoint>) -> String {
+        let cs = ContainerStore::new(s);
+        cs.ensure_dirs().unwrap();
+        let id = crate::container::new_id();
+        std::fs::create_dir(cs.dir(&id)).unwrap();
+        cs.save_state(&id, &Default::default()).unwrap();
+        cs.save_record(&crate::container::ContainerRecord {
+            id: id.clone(),
+            name: name.into(),
+            created: crate::now_rfc3339(),
+            image_id: crate::digest::Digest::of(b"x"),
+            layers: vec![],
+            image_config: serde_json::Value::Null,
+            spec: Default::default(),
+            mount_points: points,
+        })
+        .unwrap();
+        id
+    }
+
+    #[test]
+    fn users_block_removal_and_prune_and_show_in_usage() {
+        let (_d, s) = store();
+        let named = create(
+            &s,
+            CreateVolumeOptions {
+                name: "todo-db".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut labels = BTreeMap::new();
+        labels.insert(ANONYMOUS_LABEL.to_string(), String::new());
+        let anon = create(
+            &s,
+            CreateVolumeOptions {
+                labels,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let point = |name: &str, anonymous: bool| spec::MountPoint {
+            kind: spec::MountKind::Volume,
+            name: name.into(),
+            destination: "/data".into(),
+            anonymous,
+            ..Default::default()
+        };
+        let id = fake_container(
+            &s,
+            "app",
+            vec![point(&named.name, false), point(&anon.name, true)],
+        );
+        let err = remove(&s, "todo-db", RemoveVolumeOptions { force: true }).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("remove todo-db: volume is in use - [{id}]")
+        );
+        let p = prune(
+            &s,
+            &PruneVolumesOptions {
+                all: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(p.volumes_deleted.unwrap().is_empty());
+        let dangling = list(
+            &s,
+            &ListVolumesOptions {
+                dangling: Some(true),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(dangling.volumes.unwrap().is_empty());
+        let u = usage(&s).unwrap();
+        let todo = u.iter().find(|v| v.volume.name == "todo-db").unwrap();
+        assert_eq!(todo.users.len(), 1);
+        assert_eq!(todo.users[0].name, "app");
+        assert_eq!(todo.users[0].destination, "/data");
+        assert_eq!(todo.volume.usage_data.as_ref().unwrap().ref_count, 1);
+        // The container going away takes its anonymous volume, never the named one.
+        let removed = remove_anonymous(
+            &s,
+            &id,
+            &[point(&named.name, false), point(&anon.name, true)],
+        );
+        assert_eq!(removed, [anon.name.clone()]);
+        assert!(inspect(&s, "todo-db").is_ok());
+    }
+
     #[test]
     fn browsing_stays_inside_the_volume() {
         let (_d, s) = store();
