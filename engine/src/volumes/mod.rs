@@ -936,7 +936,7 @@ mod tests {
             &id,
             &[point(&named.name, false), point(&anon.name, true)],
         );
-        assert_eq!(removed, [anon.name.clone()]);
+        assert_eq!(removed, vec![anon.name]);
         assert!(inspect(&s, "todo-db").is_ok());
     }
 
