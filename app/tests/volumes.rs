@@ -411,6 +411,14 @@ fn binds_both_ways_readonly_and_docker_errors() {
         );
     assert!(volume_names(&rd).is_empty());
     assert_eq!(rd.run(&["ps", "-aq"]).ok().stdout, "");
+    // A volume over a file of the image: Docker's refusal, and the anonymous volume goes
+    // with --rm.
+    rd.run(&["run", "--rm", "-v", "/bin/busybox", &image, "true"])
+        .fails(
+            125,
+            "cannot mount volume over existing file, file exists /bin/busybox",
+        );
+    assert!(volume_names(&rd).is_empty());
 }
 
 #[test]

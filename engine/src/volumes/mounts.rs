@@ -621,6 +621,19 @@ fn setup_locked(
             opts.push("ro".into());
         }
         let dest = resolve_target(&root, &root_path, &mp.destination, make_file)?;
+        if mp.kind == MountKind::Volume {
+            let is_dir = open_in_root(&root, &dest, OFlag::O_PATH)
+                .and_then(|fd| stat::fstat(fd.as_raw_fd()))
+                .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
+                .unwrap_or(true);
+            if !is_dir {
+                // Docker's message (it names the host path; the container's is clearer).
+                return Err(Error::InvalidArgument(format!(
+                    "cannot mount volume over existing file, file exists {}",
+                    mp.destination
+                )));
+            }
+        }
         out.push(oci_mount(&dest, typ, &source, opts)?);
     }
     Ok(out)
