@@ -72,7 +72,7 @@ pub(crate) fn create(store: &Store, name: Option<&str>, spec: ContainerSpec) -> 
         }
     };
     let id = container::new_id();
-    let record = ContainerRecord {
+    let mut record = ContainerRecord {
         id: id.clone(),
         name: name.clone(),
         created: crate::now_rfc3339(),
@@ -80,22 +80,36 @@ pub(crate) fn create(store: &Store, name: Option<&str>, spec: ContainerSpec) -> 
         layers: image.layers.clone(),
         image_config: config.config.clone().unwrap_or(serde_json::Value::Null),
         spec,
+        mount_points: vec![],
     };
     // Fail now on what start would refuse (no command, bad user syntax, bad caps).
     let image_rt = ImageRuntimeConfig::from_config_json(&record.image_config);
     crate::runtime::spec::process_args(&image_rt, &run_options(&record.spec, None))?;
-    let dir = cs.dir(&id);
+    let (points, _volumes_lock, new_anonymous) =
+        crate::volumes::mounts::prepare(store, &record.spec, &record.image_config)?;
+    record.mount_points = points;
+    let written = create_files(&cs, &id, &record);
+    if written.is_err() {
+        crate::volumes::mounts::discard(store, &new_anonymous);
+        let _ = fsutil::remove_tree(&cs.dir(&id));
+    }
+    written?;
+    crate::events::append(store, "container", "create", &id, &name, &record.spec.image);
+    Ok(id)
+}
+
+/// The container's directory, state, log and record (the record last: it makes it exist).
+fn create_files(cs: &ContainerStore, id: &str, record: &ContainerRecord) -> Result<()> {
+    let dir = cs.dir(id);
     fsutil::mkdir_private(&dir).map_err(crate::store::io_err("cannot create", &dir))?;
     let state = ContainerState {
         status: Status::Created,
         ..Default::default()
     };
-    cs.save_state(&id, &state)?;
-    let log = cs.log_path(&id);
+    cs.save_state(id, &state)?;
+    let log = cs.log_path(id);
     std::fs::File::create(&log).map_err(crate::store::io_err("cannot create", &log))?;
-    cs.save_record(&record)?;
-    crate::events::append(store, "container", "create", &id, &name, &record.spec.image);
-    Ok(id)
+    cs.save_record(record)
 }
 
 fn run_options(spec: &ContainerSpec, init: Option<PathBuf>) -> RunOptions {
@@ -216,6 +230,7 @@ pub(crate) fn start(store: &Store, shim_binary: &Path, id: &str, wait_attach: bo
             let image_rt = ImageRuntimeConfig::from_config_json(&record.image_config);
             let mut options = run_options(&record.spec, init);
             options.hostname = Some(hostname);
+            options.mounts = crate::volumes::mounts::setup(store, &record, &rootfs_dir)?;
             let input = BundleInput {
                 id,
                 rootfs: &rootfs_dir,
@@ -252,6 +267,7 @@ pub(crate) fn start(store: &Store, shim_binary: &Path, id: &str, wait_attach: bo
     };
     // Failed: no process; back to created, with the error and Docker's exit code.
     rootfs::unmount(&cs.rootfs(id));
+    crate::volumes::mounts::release(store, &record);
     container::remove_cgroups(store, id);
     if let Ok(_lock) = cs.lock(id) {
         if let Ok(mut st) = cs.state(id) {
@@ -396,7 +412,7 @@ pub(crate) fn wait(store: &Store, id: &str) -> Result<i64> {
     Ok(state.exit_code)
 }
 
-pub(crate) fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
+pub(crate) fn remove(store: &Store, id: &str, force: bool, volumes: bool) -> Result<()> {
     let cs = ContainerStore::new(store);
     cs.reconcile(id)?;
     let record = cs.record(id)?;
@@ -424,6 +440,9 @@ pub(crate) fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
     }
     fsutil::remove_tree(&cs.dir(id)).map_err(crate::store::io_err("cannot remove", &cs.dir(id)))?;
     let _ = fsutil::remove_tree(&cs.run_dir(id));
+    if volumes {
+        crate::volumes::remove_anonymous(store, id, &record.mount_points);
+    }
     crate::events::append(
         store,
         "container",
@@ -573,6 +592,7 @@ pub(crate) fn inspect(store: &Store, name: &str) -> Result<ContainerInspectRespo
         env.retain(|x| x.split('=').next() != Some(key));
         env.push(e.clone());
     }
+    let (binds, host_mounts, config_volumes) = crate::volumes::mounts::inspect_config(&record);
     Ok(ContainerInspectResponse {
         id: Some(record.id.clone()),
         created: Some(record.created.clone()),
@@ -641,13 +661,15 @@ pub(crate) fn inspect(store: &Store, name: &str) -> Result<ContainerInspectRespo
                     .unwrap_or_else(|| "rdesk".into()),
             ),
             network_mode: Some("none".into()),
+            binds,
+            mounts: host_mounts,
             ..Default::default()
         }),
         graph_driver: Some(DriverData {
             name: "overlay2".into(),
             data: gd,
         }),
-        mounts: Some(vec![]),
+        mounts: Some(crate::volumes::mounts::inspect_mounts(store, &record)),
         config: Some(ContainerConfig {
             hostname: Some(
                 record
@@ -702,6 +724,7 @@ pub(crate) fn inspect(store: &Store, name: &str) -> Result<ContainerInspectRespo
                 .stop_signal
                 .clone()
                 .or(image_rt.stop_signal.clone()),
+            volumes: config_volumes,
             ..Default::default()
         }),
         ..Default::default()

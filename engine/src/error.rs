@@ -33,6 +33,12 @@ pub enum Error {
     NoSuchImage(String),
     #[error("No such container: {0}")]
     NoSuchContainer(String),
+    /// Docker's message for a volume that does not exist.
+    #[error("get {0}: no such volume")]
+    NoSuchVolume(String),
+    /// `volume rm` of a volume some container (any state) still uses.
+    #[error("remove {name}: volume is in use - [{containers}]")]
+    VolumeInUse { name: String, containers: String },
     /// The container could not be started; `code` is Docker's run exit code (125, 126, 127).
     #[error("{message}")]
     StartFailed { code: i32, message: String },
@@ -56,6 +62,7 @@ impl Error {
             self,
             Error::NoSuchImage(_)
                 | Error::NoSuchContainer(_)
+                | Error::NoSuchVolume(_)
                 | Error::Registry(RegistryError::ManifestNotFound { .. })
         )
     }

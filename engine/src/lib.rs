@@ -24,6 +24,7 @@ pub mod shim;
 pub mod stats;
 pub mod store;
 pub mod unpack;
+pub mod volumes;
 
 pub use bollard_stubs::models;
 pub use config::EngineConfig;
@@ -34,6 +35,10 @@ pub use error::{Error, Result};
 pub use options::*;
 pub use pull::PullStream;
 pub use reference::Reference;
+pub use volumes::{
+    CreateVolumeOptions, ListVolumesOptions, PruneVolumesOptions, RemoveVolumeOptions,
+    VolumeDirEntry, VolumeUsage, VolumeUser,
+};
 
 use models::{
     HistoryResponseItem, ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary,
@@ -335,7 +340,7 @@ impl Engine {
         options: RemoveContainerOptions,
     ) -> Result<()> {
         self.on_container(name, move |store, id| {
-            containers::remove(store, id, options.force)
+            containers::remove(store, id, options.force, options.v)
         })
         .await
     }

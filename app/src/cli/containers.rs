@@ -86,6 +86,12 @@ pub struct CreateArgs {
     /// Timeout (in seconds) to stop a container
     #[arg(long)]
     stop_timeout: Option<i64>,
+    /// Bind mount a volume (NAME:DST[:OPTS], /HOST:DST[:OPTS], or DST for an anonymous one)
+    #[arg(short = 'v', long = "volume")]
+    volume: Vec<String>,
+    /// Attach a filesystem mount (type=volume|bind|tmpfs,source=,target=,readonly,...)
+    #[arg(long = "mount")]
+    mount: Vec<String>,
     /// Pull image before creating ("always", "missing", "never")
     #[arg(long, default_value = "missing")]
     pull: String,
@@ -186,7 +192,27 @@ fn config_of(args: &CreateArgs) -> anyhow::Result<ContainerConfig> {
         stop_signal: args.stop_signal.clone(),
         stop_timeout: args.stop_timeout,
         runtime: args.runtime.clone(),
+        ..mount_config(args)?
     })
+}
+
+/// `-v` and `--mount` as the docker CLI splits them (Binds, Volumes, Mounts).
+fn mount_config(args: &CreateArgs) -> anyhow::Result<ContainerConfig> {
+    use rdesk_engine::volumes::spec::{self, VolumeFlag};
+    let cwd = std::env::current_dir().ok();
+    let mut config = ContainerConfig::default();
+    for v in &args.volume {
+        match spec::parse_volume_flag(v, cwd.as_deref())? {
+            VolumeFlag::Bind(b) => config.binds.push(b),
+            VolumeFlag::Anonymous(t) => config.volumes.push(t),
+        }
+    }
+    for m in &args.mount {
+        config
+            .mounts
+            .push(spec::parse_mount_flag(m, cwd.as_deref())?);
+    }
+    Ok(config)
 }
 
 /// Prints an engine error the way `run`/`create` do and gives their exit code.

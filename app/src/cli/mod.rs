@@ -8,6 +8,7 @@ pub mod format;
 mod images;
 mod monitor;
 mod pull;
+mod volumes;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -105,6 +106,11 @@ enum Command {
     Container {
         #[command(subcommand)]
         command: ContainerCommand,
+    },
+    /// Manage volumes
+    Volume {
+        #[command(subcommand)]
+        command: volumes::VolumeCommand,
     },
 }
 
@@ -384,5 +390,6 @@ async fn dispatch(engine: &Engine, command: Command) -> anyhow::Result<()> {
         | Command::Image {
             command: ImageCommand::Import(a),
         } => archive::import(engine, a).await,
+        Command::Volume { command } => volumes::dispatch(engine, command).await,
     }
 }

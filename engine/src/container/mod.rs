@@ -50,6 +50,12 @@ pub struct ContainerSpec {
     pub stop_timeout: Option<i64>,
     /// `None` or "rdesk": the in-process runtime; else an OCI runtime binary (runc, crun).
     pub runtime: Option<String>,
+    /// `-v SRC:DST[:MODE]` (Docker's `HostConfig.Binds`; see `volumes::spec`).
+    pub binds: Vec<String>,
+    /// `-v DST`: anonymous volumes (Docker's `Config.Volumes`).
+    pub volumes: Vec<String>,
+    /// `--mount` (Docker's `HostConfig.Mounts`).
+    pub mounts: Vec<bollard_stubs::models::Mount>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,6 +69,9 @@ pub struct ContainerRecord {
     /// The image's `config` object when the container was created.
     pub image_config: serde_json::Value,
     pub spec: ContainerSpec,
+    /// The mounts create resolved (volumes named, anonymous ones generated).
+    #[serde(default)]
+    pub mount_points: Vec<crate::volumes::spec::MountPoint>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -335,7 +344,12 @@ impl ContainerStore {
             "its monitor (rdesk shim) died".into()
         };
         state.pid = 0;
-        self.save_state(id, &state)
+        let saved = self.save_state(id, &state);
+        // Local-driver volume mounts (tmpfs, devices) its monitor would have released.
+        if let (Ok(record), Some(root)) = (self.record(id), self.dir.parent()) {
+            crate::volumes::mounts::release_in(root, &self.locks, self, &record);
+        }
+        saved
     }
 }
 

@@ -474,6 +474,7 @@ fn monitor(args: &ShimArgs) -> Result<(), ShimError> {
         state.finished_at = Some(crate::now_rfc3339());
         let _ = containers.save_state(id, &state);
     }
+    crate::volumes::mounts::release(&store, &record);
     crate::events::append(
         &store,
         "container",
@@ -485,6 +486,8 @@ fn monitor(args: &ShimArgs) -> Result<(), ShimError> {
     if record.spec.auto_remove {
         crate::containers::record_exit(&store, id, exit_code as i64);
         rootfs::unmount(&containers.rootfs(id));
+        // Its anonymous volumes go with it, before it does: `run --rm` returns once it is gone.
+        crate::volumes::remove_anonymous(&store, id, &record.mount_points);
         let _ = crate::store::fsutil::remove_tree(&containers.dir(id));
         crate::events::append(
             &store,
