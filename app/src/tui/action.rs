@@ -39,6 +39,16 @@ pub enum Action {
     UnfoldAll,
     Confirm,
     Cancel,
+    StartStop,
+    Restart,
+    Logs,
+    Attach,
+    Exec,
+    Run,
+    Follow,
+    Timestamps,
+    Wrap,
+    SaveLogs,
 }
 
 /// Where the keyboard is: which actions a key may resolve to.
@@ -60,8 +70,11 @@ pub enum Context {
 pub enum Group {
     Navigation,
     General,
+    Resources,
+    Containers,
     Images,
     Inspect,
+    Logs,
     Dialogs,
 }
 
@@ -70,8 +83,11 @@ impl Group {
         match self {
             Group::Navigation => "Navigation",
             Group::General => "General",
+            Group::Resources => "Containers and images",
+            Group::Containers => "Containers",
             Group::Images => "Images",
             Group::Inspect => "Inspect tree",
+            Group::Logs => "Logs",
             Group::Dialogs => "Dialogs",
         }
     }
@@ -237,41 +253,83 @@ pub const ACTIONS: &[ActionDef] = &[
         General,
         "quit from anywhere",
     ),
-    def(Action::Pull, "pull", &["p"], Images, "pull an image"),
     def(
         Action::Delete,
         "delete",
         &["d"],
-        Images,
-        "delete (untag) the selected image",
+        Resources,
+        "delete the selected container (force when running) or image (untag)",
     ),
     def(
         Action::Prune,
         "prune",
         &["P"],
-        Images,
-        "prune dangling images",
+        Resources,
+        "prune stopped containers / dangling images",
     ),
+    def(
+        Action::Inspect,
+        "inspect",
+        &["i"],
+        Resources,
+        "inspect the selected row (JSON tree)",
+    ),
+    def(
+        Action::Copy,
+        "copy",
+        &["y"],
+        Resources,
+        "copy the full ID to the clipboard (OSC 52)",
+    ),
+    def(
+        Action::Run,
+        "run",
+        &["r"],
+        Containers,
+        "run a container (form); also :run IMAGE [CMD]",
+    ),
+    def(
+        Action::StartStop,
+        "start_stop",
+        &["s"],
+        Containers,
+        "start a stopped container, stop a running one",
+    ),
+    def(
+        Action::Restart,
+        "restart",
+        &["R"],
+        Containers,
+        "restart the selected container",
+    ),
+    def(
+        Action::Logs,
+        "logs",
+        &["l"],
+        Containers,
+        "logs of the selected container",
+    ),
+    def(
+        Action::Attach,
+        "attach",
+        &["a"],
+        Containers,
+        "attach (full screen; ctrl-p ctrl-q comes back)",
+    ),
+    def(
+        Action::Exec,
+        "exec",
+        &["e"],
+        Containers,
+        "exec a shell (bash, else sh; ctrl-p ctrl-q comes back)",
+    ),
+    def(Action::Pull, "pull", &["p"], Images, "pull an image"),
     def(
         Action::History,
         "history",
         &["h"],
         Images,
         "layer history of the selected image",
-    ),
-    def(
-        Action::Inspect,
-        "inspect",
-        &["i"],
-        Images,
-        "inspect the selected image (JSON tree)",
-    ),
-    def(
-        Action::Copy,
-        "copy",
-        &["y"],
-        Images,
-        "copy the image ID to the clipboard (OSC 52)",
     ),
     def(
         Action::Toggle,
@@ -307,6 +365,34 @@ pub const ACTIONS: &[ActionDef] = &[
         &["+"],
         Inspect,
         "unfold everything",
+    ),
+    def(
+        Action::Follow,
+        "follow",
+        &["f"],
+        Logs,
+        "follow the end / pause",
+    ),
+    def(
+        Action::Timestamps,
+        "timestamps",
+        &["t"],
+        Logs,
+        "show/hide timestamps",
+    ),
+    def(
+        Action::Wrap,
+        "wrap",
+        &["w"],
+        Logs,
+        "wrap long lines / cut them",
+    ),
+    def(
+        Action::SaveLogs,
+        "save_logs",
+        &["ctrl-s"],
+        Logs,
+        "save the log to a file in the current directory",
     ),
     def(
         Action::Confirm,
@@ -347,7 +433,17 @@ impl Action {
             ),
             Context::Table => !matches!(
                 self,
-                Confirm | Cancel | Toggle | NextMatch | PrevMatch | FoldAll | UnfoldAll
+                Confirm
+                    | Cancel
+                    | Toggle
+                    | NextMatch
+                    | PrevMatch
+                    | FoldAll
+                    | UnfoldAll
+                    | Follow
+                    | Timestamps
+                    | Wrap
+                    | SaveLogs
             ),
             Context::Detail => !matches!(self, Confirm | Cancel),
         }

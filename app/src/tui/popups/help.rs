@@ -28,8 +28,11 @@ fn lines(app: &App) -> Vec<Line<'static>> {
     for group in [
         Group::Navigation,
         Group::General,
+        Group::Resources,
+        Group::Containers,
         Group::Images,
         Group::Inspect,
+        Group::Logs,
         Group::Dialogs,
     ] {
         if !out.is_empty() {

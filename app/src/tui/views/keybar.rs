@@ -23,7 +23,17 @@ pub fn hints(app: &App) -> Vec<(Action, &'static str)> {
         },
         Context::Detail => {
             let mut v = vec![(Back, "back"), (NextTab, "next tab")];
-            if app.detail.tab == DetailTab::Inspect {
+            if app.detail.tab == DetailTab::Logs && app.resource == Resource::Containers {
+                v.extend([
+                    (Follow, "follow/pause"),
+                    (Filter, "search"),
+                    (NextMatch, "next"),
+                    (Timestamps, "timestamps"),
+                    (Wrap, "wrap"),
+                    (Bottom, "end"),
+                    (SaveLogs, "save"),
+                ]);
+            } else if app.detail.tab == DetailTab::Inspect {
                 v.extend([
                     (Select, "fold"),
                     (FoldAll, "fold all"),
@@ -38,7 +48,25 @@ pub fn hints(app: &App) -> Vec<(Action, &'static str)> {
             v
         }
         Context::Table => {
-            if app.resource == Resource::Images {
+            if app.resource == Resource::Containers {
+                vec![
+                    (Run, "run"),
+                    (StartStop, "start/stop"),
+                    (Logs, "logs"),
+                    (Exec, "exec"),
+                    (Attach, "attach"),
+                    (Delete, "delete"),
+                    (Restart, "restart"),
+                    (Select, "details"),
+                    (Inspect, "inspect"),
+                    (Prune, "prune"),
+                    (Copy, "copy id"),
+                    (Filter, "filter"),
+                    (Command, "cmd"),
+                    (Help, "help"),
+                    (Quit, "quit"),
+                ]
+            } else if app.resource == Resource::Images {
                 vec![
                     (Pull, "pull"),
                     (Select, "details"),
@@ -55,6 +83,7 @@ pub fn hints(app: &App) -> Vec<(Action, &'static str)> {
             } else {
                 vec![
                     (NextTab, "next"),
+                    (Run, "run"),
                     (Pull, "pull"),
                     (Command, "cmd"),
                     (Help, "help"),

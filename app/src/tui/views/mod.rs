@@ -1,6 +1,7 @@
 //! Drawing: one module per view. `draw` lays the screen out (header, resource tabs, the
 //! table, the detail pane, the key bar) and puts the open popups on top.
 
+pub mod container_detail;
 pub mod containers;
 pub mod detail;
 pub mod header;
