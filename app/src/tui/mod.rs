@@ -687,7 +687,15 @@ impl Term {
         if mouse {
             crossterm::execute!(out, EnableMouseCapture)?;
         }
-        self.terminal.clear()
+        // A fresh terminal (its previous frame empty) on a cleared screen: the next frame is
+        // written whole. (`Terminal::clear` would ask the terminal for the cursor position,
+        // which needs the input reader the handover just stopped.)
+        crossterm::execute!(
+            out,
+            crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+        )?;
+        self.terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+        Ok(())
     }
 }
 

@@ -489,6 +489,13 @@ fn logs_view_follows_searches_and_toggles() {
     ch(&mut a, '/');
     typ(&mut a, "request 12");
     press(&mut a, KeyCode::Enter);
+    assert_eq!(a.log_mut().unwrap().current_match(), Some(13));
+    ch(&mut a, 'n');
+    assert_eq!(
+        a.log_mut().unwrap().current_match(),
+        Some(13),
+        "the only match"
+    );
     ch(&mut a, 't');
     insta::assert_snapshot!("logs_search_timestamps", render(&mut a, 100, 30));
     // Paused by the search: new lines do not move the view.
@@ -1058,4 +1065,30 @@ fn command_bar_run_fills_the_form_or_runs() {
     typ(&mut a, "run --bogus busybox");
     press(&mut a, KeyCode::Enter);
     insta::assert_snapshot!("run_command_error", render(&mut a, 80, 24));
+}
+
+#[test]
+fn log_search_next_moves_through_matches() {
+    let mut a = with_containers(three_containers());
+    ch(&mut a, 'j');
+    a.take_effects();
+    ch(&mut a, 'l');
+    a.on_notification(Notification::LogLines {
+        id: WEB.into(),
+        lines: (0..160)
+            .map(|i| LogLine::new("t", &format!("line {i}\n"), false))
+            .collect(),
+        reset: true,
+    });
+    render(&mut a, 120, 40);
+    ch(&mut a, '/');
+    typ(&mut a, "line 5");
+    press(&mut a, KeyCode::Enter);
+    render(&mut a, 120, 40);
+    assert_eq!(a.log_mut().unwrap().current_match(), Some(6));
+    ch(&mut a, 'n');
+    render(&mut a, 120, 40);
+    assert_eq!(a.log_mut().unwrap().current_match(), Some(51));
+    ch(&mut a, 'N');
+    assert_eq!(a.log_mut().unwrap().current_match(), Some(6));
 }
