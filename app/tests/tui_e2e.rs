@@ -349,13 +349,14 @@ fn containers_logs_exec_run_delete() {
     });
     tmux.keys(&["Escape"]);
 
-    // Exec a shell, type in it, detach back.
+    // Exec a shell and type at once (before its prompt shows): the keys reach the shell,
+    // not the workstation; then detach back.
     tmux.keys(&["e"]);
+    tmux.type_text("echo hi");
+    tmux.keys(&["Enter"]);
     tmux.wait_for("the shell prompt", wait, |s| {
         s.contains("/bin/sh in") && s.contains("/ #")
     });
-    tmux.type_text("echo hi");
-    tmux.keys(&["Enter"]);
     tmux.wait_for("the shell's answer", wait, |s| {
         s.lines().any(|l| l.trim() == "hi")
     });
@@ -364,6 +365,10 @@ fn containers_logs_exec_run_delete() {
         s.contains("Containers (1, 1 running)") && s.contains("detached")
     });
     assert!(!s.contains("echo hi"), "the TUI redraws whole:\n{s}");
+    assert!(
+        !s.contains("Run a container") && s.contains("Up "),
+        "nothing typed for the shell reached the workstation:\n{s}"
+    );
     assert_eq!(
         tmux.format("#{alternate_on}"),
         "1",

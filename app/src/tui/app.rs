@@ -139,7 +139,7 @@ impl App {
             focus: Focus::Table,
             images: ImagesView::default(),
             containers: ContainersView::default(),
-            runtime: "rdesk (libcontainer)".into(),
+            runtime: "rdesk".into(),
             cgroups: String::new(),
             log_tail: 1000,
             empty_table: TableState::default(),

@@ -14,6 +14,7 @@ mod app;
 mod config;
 mod event;
 mod follow;
+mod input;
 mod keymap;
 mod popups;
 mod theme;
@@ -27,13 +28,13 @@ use anyhow::Context as _;
 use app::App;
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event,
-    EventStream,
 };
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
 use event::{ContainerOp, Effect, Notification};
 use futures_util::StreamExt;
+use input::Input;
 use keymap::KeyMap;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
@@ -138,7 +139,7 @@ pub async fn run(engine: Engine) -> anyhow::Result<()> {
     tokio::spawn(watch::watch_journal(engine, tx.clone(), refresh));
     drop(tx);
 
-    let mut events = EventStream::new();
+    let mut input = Input::start().context("cannot read the terminal")?;
     let mut ages = tokio::time::interval_at(tokio::time::Instant::now() + AGE_TICK, AGE_TICK);
     ages.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     use tokio::signal::unix::{signal, SignalKind};
@@ -146,11 +147,13 @@ pub async fn run(engine: Engine) -> anyhow::Result<()> {
     let mut sighup = signal(SignalKind::hangup())?;
     // In raw mode ctrl-c is a key; a SIGINT from `kill` still ends the session cleanly.
     let mut sigint = signal(SignalKind::interrupt())?;
+    // Window size changes (the input thread reads keys and the mouse only).
+    let mut sigwinch = signal(SignalKind::window_change())?;
 
     loop {
         let frame_due = tokio::time::Instant::from_std(last_draw + MIN_FRAME);
         tokio::select! {
-            ev = events.next() => match ev {
+            ev = input.events.recv() => match ev {
                 Some(Ok(Event::Key(k))) => app.on_key(k),
                 Some(Ok(Event::Mouse(m))) => app.on_mouse(m),
                 Some(Ok(Event::Paste(s))) => app.on_paste(&s),
@@ -160,6 +163,8 @@ pub async fn run(engine: Engine) -> anyhow::Result<()> {
                 None => break,
             },
             Some(n) = rx.recv() => {
+                // Ages of what just loaded count from now, not from the last minute tick.
+                app.now = unix_now();
                 runner.notified(&n);
                 app.on_notification(n);
                 // Whatever else is queued goes into the same frame.
@@ -174,16 +179,22 @@ pub async fn run(engine: Engine) -> anyhow::Result<()> {
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
             _ = sigint.recv() => break,
+            _ = sigwinch.recv() => app.dirty = true,
             _ = tokio::time::sleep_until(frame_due), if app.dirty => {}
         }
         for e in app.take_effects() {
             match e {
                 Effect::Attach(_) | Effect::Exec(_) | Effect::StartAttached(_) => {
-                    // The terminal goes to the container; crossterm's reader must not
-                    // compete for stdin meanwhile.
-                    drop(events);
-                    let result = handover(&runner.engine, &mut term, e, app.mouse).await;
-                    events = EventStream::new();
+                    // The terminal goes to the container: our reader must not compete for
+                    // stdin meanwhile (it acknowledges before the client starts).
+                    let result = match input.pause() {
+                        Ok(()) => {
+                            let r = handover(&runner.engine, &mut term, e, app.mouse).await;
+                            input.resume();
+                            r
+                        }
+                        Err(e) => Err(e.to_string()),
+                    };
                     let _ = runner.tx.send(Notification::HandoverDone(result));
                     app.dirty = true;
                 }
@@ -567,6 +578,12 @@ async fn handover(
     };
     term.suspend();
     let mut out = std::io::stdout();
+    // A clean screen for the container, the way back said first.
+    let _ = crossterm::execute!(
+        out,
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All),
+        crossterm::cursor::MoveTo(0, 0)
+    );
     let _ = write!(
         out,
         "rdesk: {label}. ctrl-p ctrl-q detaches back to the workstation.\r\n"

@@ -16,7 +16,7 @@ pub const COLUMNS: [Column; 7] = [
     Column::new("IMAGE", Constraint::Fill(2)).filterable(),
     Column::new("COMMAND", Constraint::Fill(2)),
     Column::new("CREATED", Constraint::Length(8)),
-    Column::new("STATUS", Constraint::Fill(2)).filterable(),
+    Column::new("STATUS", Constraint::Fill(3)).filterable(),
     Column::new("PORTS", Constraint::Fill(1)),
     Column::new("NAMES", Constraint::Fill(2)).filterable(),
 ];
