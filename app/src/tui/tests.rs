@@ -946,6 +946,36 @@ fn tiny_terminals_never_panic() {
             typ(a, "busybox-and-more-text-than-fits");
         }),
         ("command", |a| ch(a, ':')),
+        ("containers", |a| {
+            a.on_notification(Notification::ContainersLoaded(Ok(three_containers())));
+        }),
+        ("container logs", |a| {
+            a.on_notification(Notification::ContainersLoaded(Ok(three_containers())));
+            ch(a, 'l');
+            let id = a.containers.selected().unwrap().id.clone();
+            a.on_notification(Notification::LogLines {
+                id,
+                lines: vec![LogLine::new("t", &"x".repeat(500), false)],
+                reset: true,
+            });
+            ch(a, 'w');
+        }),
+        ("container stats", |a| {
+            a.on_notification(Notification::ContainersLoaded(Ok(three_containers())));
+            ch(a, 'j');
+            press(a, KeyCode::Enter);
+            for _ in 0..3 {
+                press(a, KeyCode::Tab);
+            }
+        }),
+        ("container delete", |a| {
+            a.on_notification(Notification::ContainersLoaded(Ok(three_containers())));
+            ch(a, 'd');
+        }),
+        ("run form", |a| {
+            ch(a, 'r');
+            typ(a, "busybox");
+        }),
     ];
     for (name, setup) in states {
         for (w, h) in [
