@@ -292,8 +292,8 @@ fn workstation_pull_history_delete_quit() {
 /// Containers end to end against the real engine: a container the CLI starts in another
 /// process appears by itself; its log is searched; a shell is exec'd from the workstation
 /// (`echo hi` answers `hi`) and ctrl-p ctrl-q comes back to the workstation as it was; a
-/// container run from the form runs; a running container is deleted after confirmation;
-/// quit restores the terminal.
+/// shell runs in the terminal pane; a container run from the form runs; a running container
+/// is deleted after confirmation; quit restores the terminal.
 #[test]
 fn containers_logs_exec_run_delete() {
     let (_reg, rd, image) = common::with_busybox();
@@ -374,6 +374,21 @@ fn containers_logs_exec_run_delete() {
         "1",
         "back on the alternate screen"
     );
+
+    // A shell in the terminal pane beside the list: keys go to it, ctrl-o leaves it.
+    tmux.keys(&["E"]);
+    tmux.wait_for("the pane's prompt", wait, |s| {
+        s.contains("shell: ext") && s.contains("/ #")
+    });
+    tmux.type_text("echo pane-$((40+2))");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the shell's answer in the pane", wait, |s| {
+        s.contains("│pane-42")
+    });
+    tmux.keys(&["C-o"]);
+    tmux.wait_for("the pane left", wait, |s| s.contains("E focus the pane"));
+    tmux.keys(&["C-o"]);
+    tmux.wait_for("the pane closed", wait, |s| !s.contains("shell: ext"));
 
     // Run from the form, detached.
     tmux.keys(&["r"]);

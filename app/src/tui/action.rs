@@ -49,6 +49,8 @@ pub enum Action {
     Timestamps,
     Wrap,
     SaveLogs,
+    ExecPane,
+    LeaveTerminal,
 }
 
 /// Where the keyboard is: which actions a key may resolve to.
@@ -64,6 +66,9 @@ pub enum Context {
     Popup,
     /// A text input (filter, command bar, image reference): other keys edit the text.
     Input,
+    /// The terminal pane has the keyboard: every key goes to its process but the one that
+    /// leaves it.
+    Terminal,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,6 +328,20 @@ pub const ACTIONS: &[ActionDef] = &[
         Containers,
         "exec a shell (bash, else sh; ctrl-p ctrl-q comes back)",
     ),
+    def(
+        Action::ExecPane,
+        "exec_pane",
+        &["E"],
+        Containers,
+        "a shell in a terminal pane beside the list (again: focus it)",
+    ),
+    def(
+        Action::LeaveTerminal,
+        "leave_terminal",
+        &["ctrl-o"],
+        Containers,
+        "leave the terminal pane (the shell goes on); close it once it ended",
+    ),
     def(Action::Pull, "pull", &["p"], Images, "pull an image"),
     def(
         Action::History,
@@ -415,6 +434,7 @@ impl Action {
         use Action::*;
         match ctx {
             Context::Input => matches!(self, Select | Back | ForceQuit),
+            Context::Terminal => matches!(self, LeaveTerminal),
             Context::Confirm => matches!(self, Confirm | Cancel | Back | ForceQuit),
             Context::Popup => matches!(
                 self,

@@ -18,7 +18,7 @@ use super::views::images::ImagesView;
 use crate::cli::format::human_size;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
-use rdesk_widgets::{LineInput, LogLine, LogViewState, TableState};
+use rdesk_widgets::{LineInput, LogLine, LogViewState, TableState, TermState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
@@ -70,6 +70,15 @@ pub struct InputState {
     saved: String,
 }
 
+/// The terminal pane: a shell in a container, beside the list.
+#[derive(Debug)]
+pub struct TermPane {
+    pub id: String,
+    pub name: String,
+    pub state: TermState,
+    pub focused: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
     pub text: String,
@@ -83,6 +92,7 @@ pub struct Areas {
     pub table: Rect,
     pub detail: Rect,
     pub detail_tabs: Vec<(Rect, DetailTab)>,
+    pub term: Rect,
 }
 
 pub struct App {
@@ -102,6 +112,9 @@ pub struct App {
     /// Tables of the resources the engine does not have yet (always empty).
     pub empty_table: TableState,
     pub detail: DetailState,
+    pub term: Option<TermPane>,
+    /// The pane's screen changed size when drawn: the process must be told (rows, cols).
+    pub term_resized: Option<(u16, u16)>,
     pub input: Option<InputState>,
     /// Dialogs, the top one has the keyboard.
     pub popups: Vec<Popup>,
@@ -144,6 +157,8 @@ impl App {
             log_tail: 1000,
             empty_table: TableState::default(),
             detail: DetailState::default(),
+            term: None,
+            term_resized: None,
             input: None,
             popups: Vec::new(),
             pull: None,
@@ -202,6 +217,9 @@ impl App {
         if self.input.is_some() {
             return Context::Input;
         }
+        if self.term.as_ref().is_some_and(|t| t.focused) {
+            return Context::Terminal;
+        }
         match self.focus {
             Focus::Table => Context::Table,
             Focus::Detail => Context::Detail,
@@ -221,6 +239,10 @@ impl App {
             self.apply(action);
         } else if let Some(Popup::Run(form)) = self.popups.last_mut() {
             form.key(ev);
+        } else if ctx == Context::Terminal {
+            if let Some(bytes) = self.term.as_ref().and_then(|t| t.state.encode_key(&ev)) {
+                self.effect(Effect::TermInput(bytes));
+            }
         } else if ctx == Context::Input {
             self.edit(ev);
         }
@@ -229,6 +251,10 @@ impl App {
     }
 
     pub fn on_paste(&mut self, text: &str) {
+        if self.context() == Context::Terminal {
+            self.effect(Effect::TermInput(text.as_bytes().to_vec()));
+            return;
+        }
         if let Some(Popup::Run(form)) = self.popups.last_mut() {
             form.paste(text);
             self.dirty = true;
@@ -417,6 +443,10 @@ impl App {
         }
         if !self.popups.is_empty() {
             self.apply_popup(action);
+            return;
+        }
+        if action == Action::LeaveTerminal {
+            self.leave_terminal();
             return;
         }
         if self.input.is_some() {
@@ -845,11 +875,74 @@ impl App {
                     }
                 }
             }
-            Action::StartStop | Action::Restart | Action::Logs | Action::Attach | Action::Exec => {
-                self.flash("that works on containers: press 1 for the list")
-            }
+            Action::StartStop
+            | Action::Restart
+            | Action::Logs
+            | Action::Attach
+            | Action::Exec
+            | Action::ExecPane => self.flash("that works on containers: press 1 for the list"),
             _ => {}
         }
+    }
+
+    /// ctrl-o: the pane keeps running without the keyboard; an ended one closes.
+    fn leave_terminal(&mut self) {
+        let Some(t) = self.term.as_mut() else {
+            return;
+        };
+        if t.state.exited.is_some() || !t.focused {
+            self.term = None;
+            self.effect(Effect::TermClose);
+            self.flash("terminal pane closed");
+        } else {
+            t.focused = false;
+            self.flash(format!(
+                "left the terminal pane: {} focuses it again, {} again closes it",
+                self.keymap.label(Action::ExecPane),
+                self.keymap.label(Action::LeaveTerminal)
+            ));
+        }
+    }
+
+    /// `E`: focus the pane of this container, or open one (closing another container's).
+    fn exec_pane(&mut self, c: &ContainerRow) {
+        if let Some(t) = self.term.as_mut() {
+            if t.id == c.id && t.state.exited.is_none() {
+                t.focused = true;
+                return;
+            }
+            self.term = None;
+            self.effect(Effect::TermClose);
+        }
+        if !c.running() {
+            self.flash(format!(
+                "{} is not running: {} starts it",
+                c.name,
+                self.keymap.label(Action::StartStop)
+            ));
+            return;
+        }
+        // The size is corrected on the first frame (the pane's area is known then).
+        let (rows, cols) = match self.areas.term {
+            r if r.width > 0 && r.height > 0 => (r.height, r.width),
+            _ => (24, 80),
+        };
+        self.term = Some(TermPane {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            state: TermState::new(rows, cols),
+            focused: true,
+        });
+        self.effect(Effect::TermOpen {
+            id: c.id.clone(),
+            rows,
+            cols,
+        });
+        self.flash(format!(
+            "a shell in {}: {} leaves the pane",
+            c.name,
+            self.keymap.label(Action::LeaveTerminal)
+        ));
     }
 
     /// The container keys on the selected container.
@@ -879,6 +972,7 @@ impl App {
                     | Action::Logs
                     | Action::Attach
                     | Action::Exec
+                    | Action::ExecPane
                     | Action::Inspect
                     | Action::Copy
             ) {
@@ -929,6 +1023,7 @@ impl App {
                 ));
             }
             Action::Attach => self.effect(Effect::Attach(id)),
+            Action::ExecPane => self.exec_pane(&c),
             Action::Exec => self.effect(Effect::Exec(id)),
             Action::History => self.flash("history is for images: press 2 for the list"),
             _ => {}
@@ -1159,6 +1254,22 @@ impl App {
                 self.effect(Effect::LoadContainers);
             }
             Notification::Status(msg) => self.flash(msg),
+            Notification::TermOutput { id, bytes } => {
+                if let Some(t) = self.term.as_mut().filter(|t| t.id == id) {
+                    t.state.process(&bytes);
+                }
+            }
+            Notification::TermEnded { id, how } => {
+                if let Some(t) = self.term.as_mut().filter(|t| t.id == id) {
+                    t.state.exited = Some(how.clone());
+                    t.focused = false;
+                    let name = t.name.clone();
+                    self.flash(format!(
+                        "the shell in {name} ended ({how}); {} closes the pane",
+                        self.keymap.label(Action::LeaveTerminal)
+                    ));
+                }
+            }
             Notification::ImagesLoaded(Ok(images)) => {
                 let select = self.select_after_load.take();
                 self.images.set_images(images, self.now, select.as_deref());

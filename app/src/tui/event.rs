@@ -58,6 +58,16 @@ pub enum Notification {
     RunCreated(String),
     /// Back from attach/exec: what happened there.
     HandoverDone(Result<String, String>),
+    /// Output of the terminal pane's process.
+    TermOutput {
+        id: String,
+        bytes: Vec<u8>,
+    },
+    /// The terminal pane's process ended (or never started): how.
+    TermEnded {
+        id: String,
+        how: String,
+    },
     /// A line for the status bar.
     Status(String),
     Error(String),
@@ -105,6 +115,16 @@ pub enum Effect {
     /// `run` with these Docker arguments (`-it`/`-d`, `--name`, `-e`, ..., IMAGE,
     /// COMMAND), parsed by the CLI's own parser.
     Run(Vec<String>),
+    /// A shell in the terminal pane, in this container, at this size (rows, cols).
+    TermOpen {
+        id: String,
+        rows: u16,
+        cols: u16,
+    },
+    TermInput(Vec<u8>),
+    TermResize(u16, u16),
+    /// The pane closed: the shell's stdin ends.
+    TermClose,
     /// Put this text on the clipboard (OSC 52).
     Copy(String),
     SetMouse(bool),

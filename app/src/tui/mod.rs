@@ -17,6 +17,7 @@ mod follow;
 mod input;
 mod keymap;
 mod popups;
+mod shell;
 mod theme;
 mod views;
 mod watch;
@@ -129,6 +130,7 @@ pub async fn run(engine: Engine) -> anyhow::Result<()> {
         logs: None,
         stats: None,
         refresh,
+        term: None,
     };
     // The first frame, before anything is read from the store.
     term.draw(&mut app)?;
@@ -207,7 +209,14 @@ pub async fn run(engine: Engine) -> anyhow::Result<()> {
         if app.dirty && last_draw.elapsed() >= MIN_FRAME {
             term.draw(&mut app)?;
             last_draw = Instant::now();
+            if let Some((rows, cols)) = app.term_resized.take() {
+                runner.run(Effect::TermResize(rows, cols), &mut term)?;
+            }
         }
+    }
+    // A shell in the pane gets the end of its input (and exits) rather than being left.
+    if let Some(t) = runner.term.take() {
+        let _ = t.send(shell::TermMsg::Close);
     }
     for t in [runner.pull.take(), runner.logs.take(), runner.stats.take()]
         .into_iter()
@@ -235,6 +244,8 @@ struct Runner {
     logs: Option<tokio::task::JoinHandle<()>>,
     stats: Option<tokio::task::JoinHandle<()>>,
     refresh: Duration,
+    /// Keys and sizes for the terminal pane's shell.
+    term: Option<std::sync::mpsc::Sender<shell::TermMsg>>,
 }
 
 fn text(e: impl Into<anyhow::Error>) -> String {
@@ -435,6 +446,29 @@ impl Runner {
                     let _ = tx.send(n);
                 });
             }
+            Effect::TermOpen { id, rows, cols } => {
+                if let Some(old) = self.term.take() {
+                    let _ = old.send(shell::TermMsg::Close);
+                }
+                let (sender, receiver) = std::sync::mpsc::channel();
+                self.term = Some(sender);
+                tokio::spawn(shell::open(engine, id, (rows, cols), receiver, tx));
+            }
+            Effect::TermInput(bytes) => {
+                if let Some(t) = &self.term {
+                    let _ = t.send(shell::TermMsg::Input(bytes));
+                }
+            }
+            Effect::TermResize(rows, cols) => {
+                if let Some(t) = &self.term {
+                    let _ = t.send(shell::TermMsg::Resize(rows, cols));
+                }
+            }
+            Effect::TermClose => {
+                if let Some(t) = self.term.take() {
+                    let _ = t.send(shell::TermMsg::Close);
+                }
+            }
             // Handled by the loop: they need the terminal.
             Effect::Attach(_) | Effect::Exec(_) | Effect::StartAttached(_) => {}
             Effect::LoadHistory(id) => {
@@ -548,10 +582,7 @@ async fn handover(
             )
         }
         Effect::Exec(id) => {
-            let shell = match engine.stat_container_path(&id, "/bin/bash", true).await {
-                Ok(Some(_)) => "/bin/bash",
-                _ => "/bin/sh",
-            };
+            let shell = shell::shell_of(engine, &id).await;
             let config = rdesk_engine::ExecConfig {
                 cmd: vec![shell.to_string()],
                 env: Vec::new(),

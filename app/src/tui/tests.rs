@@ -1122,3 +1122,58 @@ fn log_search_next_moves_through_matches() {
     ch(&mut a, 'N');
     assert_eq!(a.log_mut().unwrap().current_match(), Some(6));
 }
+
+#[test]
+fn terminal_pane_beside_the_list() {
+    let mut a = with_containers(three_containers());
+    ch(&mut a, 'j');
+    a.take_effects();
+    ch(&mut a, 'E');
+    assert!(matches!(
+        a.take_effects().as_slice(),
+        [Effect::TermOpen { id, .. }] if id == WEB
+    ));
+    // Drawing gives the pane its real size, which the shell is told.
+    render(&mut a, 120, 30);
+    let (rows, cols) = a.term_resized.take().expect("the pane's size");
+    assert_eq!((rows, cols), (25, 58));
+    a.on_notification(Notification::TermOutput {
+        id: WEB.into(),
+        bytes: b"/ # echo hi\r\nhi\r\n/ # ".to_vec(),
+    });
+    insta::assert_snapshot!("terminal_pane_focused", render(&mut a, 120, 30));
+    // Keys go to the shell, ctrl-c included; ctrl-o leaves.
+    typ(&mut a, "ls");
+    ctrl(&mut a, 'c');
+    press(&mut a, KeyCode::Up);
+    assert_eq!(
+        a.take_effects(),
+        vec![
+            Effect::TermInput(b"l".to_vec()),
+            Effect::TermInput(b"s".to_vec()),
+            Effect::TermInput(vec![3]),
+            Effect::TermInput(b"\x1b[A".to_vec()),
+        ]
+    );
+    assert!(!a.quit);
+    ctrl(&mut a, 'o');
+    assert_eq!(a.context(), super::action::Context::Table);
+    ch(&mut a, 'k');
+    assert_eq!(a.containers.selected().unwrap().name, "fresh");
+    ch(&mut a, 'j');
+    a.take_effects();
+    ch(&mut a, 'E');
+    assert!(
+        a.take_effects().is_empty(),
+        "the same container's pane is focused again"
+    );
+    assert_eq!(a.context(), super::action::Context::Terminal);
+    a.on_notification(Notification::TermEnded {
+        id: WEB.into(),
+        how: "exited with code 0".into(),
+    });
+    insta::assert_snapshot!("terminal_pane_ended", render(&mut a, 120, 30));
+    ctrl(&mut a, 'o');
+    assert!(a.term.is_none());
+    assert_eq!(a.take_effects(), vec![Effect::TermClose]);
+}

@@ -15,6 +15,7 @@ pub fn hints(app: &App) -> Vec<(Action, &'static str)> {
     use Action::*;
     match app.context() {
         Context::Input => vec![(Select, "ok"), (Back, "cancel")],
+        Context::Terminal => vec![(LeaveTerminal, "leave the pane; other keys go to the shell")],
         Context::Confirm => vec![(Confirm, "yes"), (Cancel, "no")],
         Context::Popup => match app.popups.last() {
             Some(Popup::Help(_)) => vec![(Down, "scroll"), (Back, "close")],
@@ -48,13 +49,14 @@ pub fn hints(app: &App) -> Vec<(Action, &'static str)> {
             v
         }
         Context::Table => {
-            if app.resource == Resource::Containers {
+            let mut v = if app.resource == Resource::Containers {
                 vec![
                     (Run, "run"),
                     (StartStop, "start/stop"),
                     (Logs, "logs"),
                     (Exec, "exec"),
                     (Attach, "attach"),
+                    (ExecPane, "shell pane"),
                     (Delete, "delete"),
                     (Restart, "restart"),
                     (Select, "details"),
@@ -89,7 +91,12 @@ pub fn hints(app: &App) -> Vec<(Action, &'static str)> {
                     (Help, "help"),
                     (Quit, "quit"),
                 ]
+            };
+            if app.term.is_some() {
+                v.insert(0, (LeaveTerminal, "close the pane"));
+                v.insert(0, (ExecPane, "focus the pane"));
             }
+            v
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod header;
 pub mod images;
 pub mod keybar;
 pub mod networks;
+pub mod terminal;
 pub mod volumes;
 
 use super::app::{App, Focus, Resource};
@@ -28,6 +29,17 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     .areas(area);
     header::draw_header(f, header, app);
     header::draw_tabs(f, tabs, app);
+    // The terminal pane, when open, takes the right half of the body.
+    let body = if app.term.is_some() {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .areas(body);
+        terminal::draw(f, right, app);
+        left
+    } else {
+        app.areas.term = Rect::default();
+        body
+    };
 
     let detail_pct = match app.focus {
         Focus::Table => app.detail_height.clamp(10, 90),
