@@ -373,6 +373,14 @@ impl App {
                 if !self.popups.is_empty() || self.input.is_some() {
                     return;
                 }
+                // A click in the terminal pane gives it the keyboard, elsewhere takes it.
+                if let Some(t) = self.term.as_mut() {
+                    t.focused = self.areas.term.contains(pos) && t.state.exited.is_none();
+                    if t.focused {
+                        self.dirty = true;
+                        return;
+                    }
+                }
                 if let Some((_, r)) = self.areas.tabs.iter().find(|(a, _)| a.contains(pos)) {
                     let r = *r;
                     self.show(r);

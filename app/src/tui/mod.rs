@@ -5,8 +5,11 @@
 //!
 //! The loop sleeps until a key, a mouse event, a notification or a signal arrives, and
 //! draws only when the state changed (at most one frame per 16 ms while progress streams
-//! in). The only timer is a once-a-minute refresh of relative ages. The first frame is
-//! drawn before the image list is read; the store is watched with inotify (watch.rs).
+//! in). The only timer is a once-a-minute refresh of relative ages (and, only while a
+//! container's Stats tab shows, its sampler). The first frame is drawn before the lists are
+//! read; the image index and the engine's event journal are watched with inotify
+//! (watch.rs), a shown log too (follow.rs). Keys come from our own input thread (input.rs),
+//! which attach/exec/interactive runs pause while the container has the terminal.
 //! The terminal is restored on every way out: return, error, signal, panic.
 
 mod action;
@@ -132,11 +135,12 @@ pub async fn run(engine: Engine) -> anyhow::Result<()> {
         refresh,
         term: None,
     };
-    // The first frame, before anything is read from the store.
-    term.draw(&mut app)?;
-    let mut last_draw = Instant::now();
+    // The lists are read on worker threads while the first frame (which does not wait for
+    // them: "Loading…") is drawn here.
     runner.run(Effect::LoadImages, &mut term)?;
     runner.run(Effect::LoadContainers, &mut term)?;
+    term.draw(&mut app)?;
+    let mut last_draw = Instant::now();
     tokio::spawn(watch::watch(root, tx.clone(), refresh));
     tokio::spawn(watch::watch_journal(engine, tx.clone(), refresh));
     drop(tx);
