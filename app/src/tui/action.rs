@@ -233,7 +233,7 @@ pub const ACTIONS: &[ActionDef] = &[
         "filter",
         &["/"],
         General,
-        "filter (fuzzy: repository, tag, id); search in inspect",
+        "filter the list (fuzzy); search in inspect and logs",
     ),
     def(
         Action::Command,

@@ -578,12 +578,7 @@ async fn handover(
                     short(&id)
                 ));
             }
-            (
-                format!("attached to {}", short(&id)),
-                socket,
-                tty,
-                open_stdin,
-            )
+            (short(&id).to_string(), socket, tty, open_stdin)
         }
         Effect::Exec(id) => {
             let shell = shell::shell_of(engine, &id).await;
@@ -607,7 +602,7 @@ async fn handover(
                 }
                 Err(e) => return Err(text(e)),
             };
-            (format!("running {}", short(&id)), socket, tty, open_stdin)
+            (short(&id).to_string(), socket, tty, open_stdin)
         }
         _ => return Ok(String::new()),
     };
@@ -621,7 +616,7 @@ async fn handover(
     );
     let _ = write!(
         out,
-        "rdesk: {label}. ctrl-p ctrl-q detaches back to the workstation.\r\n"
+        "rdesk: attached to {label}. ctrl-p ctrl-q detaches back to the workstation.\r\n"
     );
     let _ = out.flush();
     let end = tokio::task::spawn_blocking(move || {
@@ -636,7 +631,7 @@ async fn handover(
     };
     resumed.map_err(|e| format!("cannot take the terminal back: {e}"))?;
     Ok(match end {
-        crate::attach_client::AttachEnd::Detached => format!("detached ({label})"),
+        crate::attach_client::AttachEnd::Detached => format!("detached from {label}"),
         crate::attach_client::AttachEnd::Exited(code) => {
             format!("{label}: exited with code {code}")
         }

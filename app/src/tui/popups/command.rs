@@ -14,6 +14,13 @@ pub enum Command {
     Quit,
 }
 
+/// The help's lines for the command bar.
+pub const HELP: [&str; 3] = [
+    "run [IMAGE [CMD]]   the run form, filled in",
+    "run -d|-it ARGS     run at once, as `rdesk run ARGS`",
+    "pull [REF] · images · containers (ps) · volumes · networks · help · quit (q)",
+];
+
 pub const USAGE: &str =
     "commands: run [IMAGE [CMD]] (form) or run -d|-it ... (as `rdesk run`), pull [REF], images, containers (ps), volumes, networks, help, quit (q)";
 

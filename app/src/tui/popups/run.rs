@@ -332,6 +332,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, form: &RunForm) {
                     value_area,
                 );
             }
+            _ if !focused && form.inputs[text_i].is_empty() => {
+                // The placeholder, aligned with the values (the text area keeps its first
+                // cell for the cursor).
+                f.render_widget(
+                    Paragraph::new(Span::styled(field.placeholder(), st.dim)),
+                    value_area,
+                );
+                text_i += 1;
+            }
             _ => {
                 let mut t = form.inputs[text_i].clone();
                 t.set_style(st.text);
