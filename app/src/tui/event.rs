@@ -73,6 +73,20 @@ pub enum Notification {
     Error(String),
 }
 
+impl Notification {
+    /// Part of a stream that may come many times a second (drawn at most once per frame
+    /// interval); anything else is drawn at once.
+    pub fn is_stream(&self) -> bool {
+        matches!(
+            self,
+            Notification::PullProgress(_)
+                | Notification::LogLines { .. }
+                | Notification::TermOutput { .. }
+                | Notification::Stats { .. }
+        )
+    }
+}
+
 /// What a container verb does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContainerOp {

@@ -158,23 +158,31 @@ pub async fn run(engine: Engine) -> anyhow::Result<()> {
 
     loop {
         let frame_due = tokio::time::Instant::from_std(last_draw + MIN_FRAME);
+        // Keys, the mouse and loaded lists are drawn at once; only streams (progress, log
+        // lines, a shell's output) are held to one frame per MIN_FRAME.
+        let mut now = false;
         tokio::select! {
-            ev = input.events.recv() => match ev {
-                Some(Ok(Event::Key(k))) => app.on_key(k),
-                Some(Ok(Event::Mouse(m))) => app.on_mouse(m),
-                Some(Ok(Event::Paste(s))) => app.on_paste(&s),
-                Some(Ok(Event::Resize(..))) => app.dirty = true,
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e).context("cannot read the terminal"),
-                None => break,
-            },
+            ev = input.events.recv() => {
+                now = true;
+                match ev {
+                    Some(Ok(Event::Key(k))) => app.on_key(k),
+                    Some(Ok(Event::Mouse(m))) => app.on_mouse(m),
+                    Some(Ok(Event::Paste(s))) => app.on_paste(&s),
+                    Some(Ok(Event::Resize(..))) => app.dirty = true,
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e).context("cannot read the terminal"),
+                    None => break,
+                }
+            }
             Some(n) = rx.recv() => {
                 // Ages of what just loaded count from now, not from the last minute tick.
                 app.now = unix_now();
+                now |= !n.is_stream();
                 runner.notified(&n);
                 app.on_notification(n);
                 // Whatever else is queued goes into the same frame.
                 while let Ok(n) = rx.try_recv() {
+                    now |= !n.is_stream();
                     runner.notified(&n);
                     app.on_notification(n);
                 }
@@ -210,7 +218,7 @@ pub async fn run(engine: Engine) -> anyhow::Result<()> {
         if app.quit {
             break;
         }
-        if app.dirty && last_draw.elapsed() >= MIN_FRAME {
+        if app.dirty && (now || last_draw.elapsed() >= MIN_FRAME) {
             term.draw(&mut app)?;
             last_draw = Instant::now();
             if let Some((rows, cols)) = app.term_resized.take() {
