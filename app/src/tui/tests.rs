@@ -976,6 +976,16 @@ fn tiny_terminals_never_panic() {
             ch(a, 'r');
             typ(a, "busybox");
         }),
+        ("terminal pane", |a| {
+            a.on_notification(Notification::ContainersLoaded(Ok(three_containers())));
+            ch(a, 'j');
+            ch(a, 'E');
+            a.on_notification(Notification::TermOutput {
+                id: WEB.into(),
+                bytes: b"/ # ls\r\nbin  dev  etc\r\n/ # ".to_vec(),
+            });
+            ctrl(a, 'o');
+        }),
     ];
     for (name, setup) in states {
         for (w, h) in [

@@ -33,6 +33,9 @@ pub struct ContainerRow {
     pub created: i64,
     pub state: State,
     pub status: String,
+    /// Published and exposed ports as `docker ps` shows them (empty until the engine
+    /// publishes ports).
+    pub ports: String,
 }
 
 impl ContainerRow {
@@ -50,6 +53,7 @@ impl ContainerRow {
             created: s.created.unwrap_or(0),
             state: s.state.unwrap_or(State::EMPTY),
             status: s.status.clone().unwrap_or_default(),
+            ports: ports_cell(s.ports.as_deref().unwrap_or_default()),
         }
     }
     pub fn running(&self) -> bool {
@@ -87,6 +91,36 @@ fn tone(r: &ContainerRow) -> Option<Tone> {
         State::EXITED | State::CREATED => Some(Tone::Dim),
         _ => None,
     }
+}
+
+/// `docker ps`'s PORTS: `0.0.0.0:8080->80/tcp, 53/udp` (published ones first, as sorted by
+/// Docker: by private port).
+pub fn ports_cell(ports: &[rdesk_engine::models::Port]) -> String {
+    let mut ports: Vec<_> = ports.iter().collect();
+    ports.sort_by_key(|p| (p.private_port, p.public_port, p.ip.clone()));
+    ports
+        .iter()
+        .map(|p| {
+            let typ = p
+                .typ
+                .map(|t| t.to_string())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| "tcp".into());
+            match (p.ip.as_deref(), p.public_port) {
+                (Some(ip), Some(public)) if !ip.is_empty() => {
+                    let ip = if ip.contains(':') {
+                        format!("[{ip}]")
+                    } else {
+                        ip.to_string()
+                    };
+                    format!("{ip}:{public}->{}/{typ}", p.private_port)
+                }
+                (_, Some(public)) => format!("{public}->{}/{typ}", p.private_port),
+                _ => format!("{}/{typ}", p.private_port),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `docker ps`'s COMMAND: quoted, cut to 20 characters with `…`.
@@ -169,7 +203,7 @@ fn cells_of(r: &ContainerRow, now: i64) -> TableRow {
             command_cell(&r.command),
             age(r.created, now),
             r.status.clone(),
-            String::new(),
+            r.ports.clone(),
             r.name.clone(),
         ],
         dim: false,
@@ -219,6 +253,26 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ports_as_docker_ps() {
+        use rdesk_engine::models::{Port, PortTypeEnum};
+        let p = |ip: Option<&str>, private, public, typ| Port {
+            ip: ip.map(str::to_string),
+            private_port: private,
+            public_port: public,
+            typ: Some(typ),
+        };
+        assert_eq!(
+            super::ports_cell(&[
+                p(None, 53, None, PortTypeEnum::UDP),
+                p(Some("0.0.0.0"), 80, Some(8080), PortTypeEnum::TCP),
+                p(Some("::"), 80, Some(8080), PortTypeEnum::TCP),
+            ]),
+            "53/udp, 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp"
+        );
+        assert_eq!(super::ports_cell(&[]), "");
+    }
+
     #[test]
     fn command_is_quoted_and_cut_as_docker_ps() {
         assert_eq!(super::command_cell("sh"), "\"sh\"");
