@@ -49,6 +49,8 @@ pub enum Action {
     Timestamps,
     Wrap,
     SaveLogs,
+    ScrollLeft,
+    ScrollRight,
     ExecPane,
     LeaveTerminal,
 }
@@ -407,6 +409,20 @@ pub const ACTIONS: &[ActionDef] = &[
         "wrap long lines / cut them",
     ),
     def(
+        Action::ScrollLeft,
+        "scroll_left",
+        &["<"],
+        Logs,
+        "scroll long lines left (when not wrapping)",
+    ),
+    def(
+        Action::ScrollRight,
+        "scroll_right",
+        &[">"],
+        Logs,
+        "scroll long lines right",
+    ),
+    def(
         Action::SaveLogs,
         "save_logs",
         &["ctrl-s"],
@@ -464,6 +480,8 @@ impl Action {
                     | Timestamps
                     | Wrap
                     | SaveLogs
+                    | ScrollLeft
+                    | ScrollRight
             ),
             Context::Detail => !matches!(self, Confirm | Cancel),
         }

@@ -660,6 +660,8 @@ impl App {
             }
             Action::Timestamps => log.toggle_timestamps(),
             Action::Wrap => log.toggle_wrap(),
+            Action::ScrollLeft => log.scroll_horizontal(-20),
+            Action::ScrollRight => log.scroll_horizontal(20),
             Action::NextMatch | Action::PrevMatch => {
                 if log.search().is_empty() {
                     flash = Some("no search: press / to search the log".into());

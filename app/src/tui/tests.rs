@@ -507,6 +507,9 @@ fn logs_view_follows_searches_and_toggles() {
     assert!(!a.log_mut().unwrap().following());
     ch(&mut a, 'f');
     assert!(a.log_mut().unwrap().following());
+    ch(&mut a, '>');
+    insta::assert_snapshot!("logs_scrolled_right", render(&mut a, 100, 30));
+    ch(&mut a, '<');
     ch(&mut a, 'w');
     assert!(a.log_mut().unwrap().wrap);
     a.app_ctrl_s();
