@@ -130,10 +130,10 @@ pub fn draw(f: &mut Frame, inner: Rect, app: &mut App, c: &ContainerRow) {
                     Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
                 f.render_stateful_widget(LogView::new(&st).focused(focused), text, log);
                 let mut parts = vec![format!("{} lines", log.len())];
-                parts.push(if log.following() {
-                    "following".into()
-                } else {
-                    "paused".into()
+                parts.push(match (log.following(), c.running()) {
+                    (true, true) => "following".into(),
+                    (true, false) => "at the end (not running)".into(),
+                    (false, _) => "paused".into(),
                 });
                 if log.timestamps {
                     parts.push("timestamps".into());
