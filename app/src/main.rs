@@ -1,5 +1,6 @@
 //! `rdesk`: with no arguments the workstation TUI; `rdesk <verb>` the Docker-compatible CLI.
 
+mod attach_client;
 mod cli;
 mod tui;
 

@@ -288,3 +288,141 @@ fn workstation_pull_history_delete_quit() {
     tmux.keys(&["q"]);
     assert_restored(&tmux);
 }
+
+/// Containers end to end against the real engine: a container the CLI starts in another
+/// process appears by itself; its log is searched; a shell is exec'd from the workstation
+/// (`echo hi` answers `hi`) and ctrl-p ctrl-q comes back to the workstation as it was; a
+/// shell runs in the terminal pane; a container run from the form runs; a running container
+/// is deleted after confirmation; quit restores the terminal.
+#[test]
+fn containers_logs_exec_run_delete() {
+    let (_reg, rd, image) = common::with_busybox();
+    let _cleanup = common::Cleanup(&rd);
+    let tmux = Tmux::start(&shell_command(&rd), 120, 40);
+    let wait = Duration::from_secs(15);
+    tmux.wait_for("the image list", wait, |s| s.contains("Images (1)"));
+
+    // Another process starts a container: it shows up without a key press.
+    let started = Instant::now();
+    rd.run(&[
+        "run",
+        "-d",
+        "--name",
+        "ext",
+        &image,
+        "sh",
+        "-c",
+        "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done",
+    ])
+    .ok();
+    tmux.wait_for("the container in the tab count", wait, |s| {
+        s.contains("1 Containers 1")
+    });
+    let seen = started.elapsed();
+    eprintln!("a CLI run showed after {seen:?}");
+    assert!(seen < Duration::from_secs(3), "took {seen:?}");
+    tmux.keys(&["1"]);
+    tmux.wait_for("the running container", wait, |s| {
+        s.contains("ext") && s.contains("Up ")
+    });
+
+    // Logs: followed, searched.
+    tmux.keys(&["l"]);
+    // Enough lines for two matches of "line 5" (line 5, line 50).
+    tmux.wait_for("log lines", wait, |s| s.contains("line 55"));
+    tmux.keys(&["/"]);
+    tmux.type_text("line 5");
+    tmux.keys(&["Enter"]);
+    let matched = |s: &str| -> Option<String> {
+        let at = s.find("/line 5 (line ")?;
+        let rest = &s[at + "/line 5 (line ".len()..];
+        Some(rest[..rest.find(')')?].to_string())
+    };
+    let s = tmux.wait_for("the search status", wait, |s| {
+        s.contains("paused") && matched(s).is_some()
+    });
+    // `line 5`, `line 50`..`line 59` match: n moves to another one.
+    let first = matched(&s).unwrap();
+    tmux.keys(&["n"]);
+    tmux.wait_for("the next match", wait, |s| {
+        matched(s).is_some_and(|m| m != first)
+    });
+    tmux.keys(&["Escape"]);
+
+    // Exec a shell and type at once (before its prompt shows): the keys reach the shell,
+    // not the workstation; then detach back.
+    tmux.keys(&["e"]);
+    tmux.type_text("echo hi");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the shell prompt", wait, |s| {
+        s.contains("/bin/sh in") && s.contains("/ #")
+    });
+    tmux.wait_for("the shell's answer", wait, |s| {
+        s.lines().any(|l| l.trim() == "hi")
+    });
+    tmux.keys(&["C-p", "C-q"]);
+    let s = tmux.wait_for("the workstation again", wait, |s| {
+        s.contains("Containers (1, 1 running)") && s.contains("detached")
+    });
+    assert!(!s.contains("echo hi"), "the TUI redraws whole:\n{s}");
+    assert!(
+        !s.contains("Run a container") && s.contains("Up "),
+        "nothing typed for the shell reached the workstation:\n{s}"
+    );
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "1",
+        "back on the alternate screen"
+    );
+
+    // A shell in the terminal pane beside the list: keys go to it, ctrl-o leaves it.
+    tmux.keys(&["E"]);
+    tmux.wait_for("the pane's prompt", wait, |s| {
+        s.contains("shell: ext") && s.contains("/ #")
+    });
+    tmux.type_text("echo pane-$((40+2))");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the shell's answer in the pane", wait, |s| {
+        s.contains("│pane-42")
+    });
+    tmux.keys(&["C-o"]);
+    tmux.wait_for("the pane left", wait, |s| s.contains("E focus the pane"));
+    tmux.keys(&["C-o"]);
+    tmux.wait_for("the pane closed", wait, |s| !s.contains("shell: ext"));
+
+    // Run from the form, detached.
+    tmux.keys(&["r"]);
+    tmux.wait_for("the run form", wait, |s| s.contains("Run a container"));
+    tmux.type_text(&image);
+    tmux.keys(&["Tab"]);
+    tmux.type_text("web");
+    tmux.keys(&["Tab"]);
+    tmux.type_text("sleep 1000");
+    for _ in 0..5 {
+        tmux.keys(&["Tab"]);
+    }
+    tmux.keys(&["Space", "Enter"]);
+    tmux.wait_for("the new container, selected and running", wait, |s| {
+        s.contains("Containers (2, 2 running)") && s.contains("─ web ╮")
+    });
+    let ps = rd
+        .run(&["ps", "--format", "{{.Names}} {{.State}}"])
+        .ok()
+        .stdout;
+    assert!(ps.contains("web running"), "{ps}");
+
+    // Delete the running one: the dialog asks to force.
+    tmux.keys(&["d"]);
+    tmux.wait_for("the force dialog", wait, |s| {
+        s.contains("Force-remove running container?")
+    });
+    tmux.keys(&["y"]);
+    tmux.wait_for("web gone", wait, |s| {
+        s.contains("Containers (1, 1 running)")
+    });
+    let ps = rd.run(&["ps", "-a", "--format", "{{.Names}}"]).ok().stdout;
+    assert_eq!(ps.trim(), "ext");
+
+    tmux.keys(&["q"]);
+    assert_restored(&tmux);
+}

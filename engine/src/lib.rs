@@ -380,6 +380,15 @@ impl Engine {
         self.on_container(name, containers::open_log).await
     }
 
+    /// The container's log file (JSON lines in Docker's json-file shape: `log`, `stream`,
+    /// `time`), for a viewer that watches it (inotify) instead of holding a following reader.
+    pub async fn container_log_path(&self, name: &str) -> Result<std::path::PathBuf> {
+        self.on_container(name, |store, id| {
+            Ok(container::ContainerStore::new(store).log_path(id))
+        })
+        .await
+    }
+
     /// Reads an opened log (see `logs`).
     pub async fn read_logs(
         &self,

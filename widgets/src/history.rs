@@ -65,6 +65,7 @@ impl LayerHistoryState {
                         r.comment.clone(),
                     ],
                     dim: r.empty,
+                    tone: None,
                 }
             })
             .collect();

@@ -1,5 +1,5 @@
 //! Reusable ratatui widgets for rdesk's workstation: the resource table, the JSON inspect
-//! tree, the layer history table, the per-layer progress list, a one-line text input, and
+//! tree, the layer history table, the log viewer, the terminal pane, the per-layer progress list, a one-line text input, and
 //! the fuzzy matcher the table highlights with. They take plain data (strings, numbers,
 //! `serde_json::Value`), never engine types, and draw only the rows that are visible, so
 //! their cost does not grow with the length of a list.
@@ -8,17 +8,21 @@ pub mod fuzzy;
 pub mod history;
 pub mod input;
 pub mod json_tree;
+pub mod logs;
 pub mod progress;
 pub mod styles;
 pub mod table;
+pub mod terminal;
 pub mod text;
 
 pub use history::{HistoryRow, LayerHistory, LayerHistoryState};
 pub use input::LineInput;
 pub use json_tree::{JsonTree, JsonTreeState};
+pub use logs::{LogLine, LogView, LogViewState};
 pub use progress::{LayerProgress, ProgressItem};
 pub use styles::Styles;
-pub use table::{Column, ResourceTable, TableRow, TableState};
+pub use table::{Column, ResourceTable, TableRow, TableState, Tone};
+pub use terminal::{TermState, TermView};
 
 /// Draws an optional surrounding block and returns the area inside it.
 pub(crate) fn render_block(

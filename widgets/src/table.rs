@@ -40,16 +40,31 @@ impl Column {
     }
 }
 
-/// One row's cells, already formatted; `dim` draws it in the secondary style (dangling).
+/// The colour of one cell (a container's state): drawn with the `ok`, `error` or `dim`
+/// style unless the row is selected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Ok,
+    Error,
+    Dim,
+}
+
+/// One row's cells, already formatted; `dim` draws it in the secondary style (dangling);
+/// `tone` colours one cell (by column position).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TableRow {
     pub cells: Vec<String>,
     pub dim: bool,
+    pub tone: Option<(usize, Tone)>,
 }
 
 impl TableRow {
     pub fn new(cells: Vec<String>) -> Self {
-        TableRow { cells, dim: false }
+        TableRow {
+            cells,
+            dim: false,
+            tone: None,
+        }
     }
 
     /// Whether the fuzzy `pattern` matches one of the `filterable` columns.
@@ -238,7 +253,8 @@ impl StatefulWidget for ResourceTable<'_> {
             } else {
                 self.styles.text
             };
-            if pos == state.selected {
+            let selected = pos == state.selected;
+            if selected {
                 let sel = if self.focused {
                     self.styles.selected
                 } else {
@@ -254,7 +270,21 @@ impl StatefulWidget for ResourceTable<'_> {
                 );
                 base = base.patch(sel);
             }
-            for ((col, r), cell) in self.columns.iter().zip(cols.iter()).zip(&row.cells) {
+            for (i, ((col, r), cell)) in self
+                .columns
+                .iter()
+                .zip(cols.iter())
+                .zip(&row.cells)
+                .enumerate()
+            {
+                let base = match row.tone {
+                    Some((c, tone)) if c == i && !selected => base.patch(match tone {
+                        Tone::Ok => self.styles.ok,
+                        Tone::Error => self.styles.error,
+                        Tone::Dim => self.styles.dim,
+                    }),
+                    _ => base,
+                };
                 let marks = if col.filterable && !self.filter.is_empty() {
                     fuzzy::match_indices(self.filter, cell).unwrap_or_default()
                 } else {

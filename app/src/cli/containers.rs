@@ -808,3 +808,79 @@ pub async fn wait(engine: &Engine, args: WaitArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `run`'s arguments on their own (the workstation's run form and `:run`).
+#[derive(clap::Parser, Debug)]
+#[command(name = "run", disable_help_flag = true, no_binary_name = true)]
+struct RunLine {
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+fn parse_run_line(args: &[String]) -> Result<RunArgs, String> {
+    use clap::Parser as _;
+    RunLine::try_parse_from(args).map(|l| l.run).map_err(|e| {
+        let text = e.render().to_string();
+        text.lines()
+            .next()
+            .unwrap_or("invalid arguments")
+            .trim_start_matches("error: ")
+            .to_string()
+    })
+}
+
+/// Checks `run` arguments as `rdesk run` would parse them; the parser's first line on error.
+pub(crate) fn parse_run(args: &[String]) -> Result<(), String> {
+    parse_run_line(args).map(|_| ())
+}
+
+/// A container the workstation created from `run` arguments, not started yet.
+pub(crate) struct Prepared {
+    pub id: String,
+    pub tty: bool,
+    pub interactive: bool,
+    pub detach: bool,
+    pub rm: bool,
+}
+
+/// Parses Docker `run` arguments exactly as `rdesk run` does (so an option the CLI lacks is
+/// refused the same way), pulls the image when it is missing (reporting through `status`,
+/// never on the terminal), creates the container. Errors read as the CLI's would.
+pub(crate) async fn prepare_run(
+    engine: &Engine,
+    args: &[String],
+    status: impl Fn(String),
+) -> anyhow::Result<Prepared> {
+    let args = parse_run_line(args).map_err(anyhow::Error::msg)?;
+    rdesk_engine::attach::parse_detach_keys(&args.detach_keys).map_err(anyhow::Error::msg)?;
+    let config = config_of(&args.create)?;
+    if engine.inspect_image(&args.create.image).await.is_err() {
+        let reference = rdesk_engine::Reference::parse(&args.create.image)?;
+        status(format!(
+            "Unable to find image '{}' locally: pulling…",
+            reference.familiar()
+        ));
+        let mut stream = engine.create_image(CreateImageOptions {
+            from_image: args.create.image.clone(),
+            ..Default::default()
+        });
+        while let Some(msg) = stream.next().await {
+            msg?;
+        }
+    }
+    let id = engine
+        .create_container(
+            Some(CreateContainerOptions {
+                name: args.create.name.clone().unwrap_or_default(),
+            }),
+            config,
+        )
+        .await?;
+    Ok(Prepared {
+        id,
+        tty: args.create.tty,
+        interactive: args.create.interactive,
+        detach: args.detach,
+        rm: args.create.rm,
+    })
+}

@@ -3,10 +3,10 @@
 mod archive;
 mod attach;
 mod container_ops;
-mod containers;
+pub mod containers;
 pub mod format;
 mod images;
-mod monitor;
+pub mod monitor;
 mod pull;
 mod volumes;
 

@@ -39,6 +39,20 @@ pub enum Action {
     UnfoldAll,
     Confirm,
     Cancel,
+    StartStop,
+    Restart,
+    Logs,
+    Attach,
+    Exec,
+    Run,
+    Follow,
+    Timestamps,
+    Wrap,
+    SaveLogs,
+    ScrollLeft,
+    ScrollRight,
+    ExecPane,
+    LeaveTerminal,
 }
 
 /// Where the keyboard is: which actions a key may resolve to.
@@ -54,14 +68,20 @@ pub enum Context {
     Popup,
     /// A text input (filter, command bar, image reference): other keys edit the text.
     Input,
+    /// The terminal pane has the keyboard: every key goes to its process but the one that
+    /// leaves it.
+    Terminal,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
     Navigation,
     General,
+    Resources,
+    Containers,
     Images,
     Inspect,
+    Logs,
     Dialogs,
 }
 
@@ -70,8 +90,11 @@ impl Group {
         match self {
             Group::Navigation => "Navigation",
             Group::General => "General",
+            Group::Resources => "Containers and images",
+            Group::Containers => "Containers",
             Group::Images => "Images",
             Group::Inspect => "Inspect tree",
+            Group::Logs => "Logs",
             Group::Dialogs => "Dialogs",
         }
     }
@@ -212,7 +235,7 @@ pub const ACTIONS: &[ActionDef] = &[
         "filter",
         &["/"],
         General,
-        "filter (fuzzy: repository, tag, id); search in inspect",
+        "filter the list (fuzzy); search in inspect and logs",
     ),
     def(
         Action::Command,
@@ -237,41 +260,97 @@ pub const ACTIONS: &[ActionDef] = &[
         General,
         "quit from anywhere",
     ),
-    def(Action::Pull, "pull", &["p"], Images, "pull an image"),
     def(
         Action::Delete,
         "delete",
         &["d"],
-        Images,
-        "delete (untag) the selected image",
+        Resources,
+        "delete the selected container (force when running) or image (untag)",
     ),
     def(
         Action::Prune,
         "prune",
         &["P"],
-        Images,
-        "prune dangling images",
+        Resources,
+        "prune stopped containers / dangling images",
     ),
+    def(
+        Action::Inspect,
+        "inspect",
+        &["i"],
+        Resources,
+        "inspect the selected row (JSON tree)",
+    ),
+    def(
+        Action::Copy,
+        "copy",
+        &["y"],
+        Resources,
+        "copy the full ID to the clipboard (OSC 52)",
+    ),
+    def(
+        Action::Run,
+        "run",
+        &["r"],
+        Containers,
+        "run a container (form); also :run IMAGE [CMD]",
+    ),
+    def(
+        Action::StartStop,
+        "start_stop",
+        &["s"],
+        Containers,
+        "start a stopped container, stop a running one",
+    ),
+    def(
+        Action::Restart,
+        "restart",
+        &["R"],
+        Containers,
+        "restart the selected container",
+    ),
+    def(
+        Action::Logs,
+        "logs",
+        &["l"],
+        Containers,
+        "logs of the selected container",
+    ),
+    def(
+        Action::Attach,
+        "attach",
+        &["a"],
+        Containers,
+        "attach (full screen; ctrl-p ctrl-q comes back)",
+    ),
+    def(
+        Action::Exec,
+        "exec",
+        &["e"],
+        Containers,
+        "exec a shell (bash, else sh; ctrl-p ctrl-q comes back)",
+    ),
+    def(
+        Action::ExecPane,
+        "exec_pane",
+        &["E"],
+        Containers,
+        "a shell in a terminal pane beside the list (again: focus it)",
+    ),
+    def(
+        Action::LeaveTerminal,
+        "leave_terminal",
+        &["ctrl-o"],
+        Containers,
+        "leave the terminal pane (the shell goes on); close it once it ended",
+    ),
+    def(Action::Pull, "pull", &["p"], Images, "pull an image"),
     def(
         Action::History,
         "history",
         &["h"],
         Images,
         "layer history of the selected image",
-    ),
-    def(
-        Action::Inspect,
-        "inspect",
-        &["i"],
-        Images,
-        "inspect the selected image (JSON tree)",
-    ),
-    def(
-        Action::Copy,
-        "copy",
-        &["y"],
-        Images,
-        "copy the image ID to the clipboard (OSC 52)",
     ),
     def(
         Action::Toggle,
@@ -309,6 +388,48 @@ pub const ACTIONS: &[ActionDef] = &[
         "unfold everything",
     ),
     def(
+        Action::Follow,
+        "follow",
+        &["f"],
+        Logs,
+        "follow the end / pause",
+    ),
+    def(
+        Action::Timestamps,
+        "timestamps",
+        &["t"],
+        Logs,
+        "show/hide timestamps",
+    ),
+    def(
+        Action::Wrap,
+        "wrap",
+        &["w"],
+        Logs,
+        "wrap long lines / cut them",
+    ),
+    def(
+        Action::ScrollLeft,
+        "scroll_left",
+        &["<"],
+        Logs,
+        "scroll long lines left (when not wrapping)",
+    ),
+    def(
+        Action::ScrollRight,
+        "scroll_right",
+        &[">"],
+        Logs,
+        "scroll long lines right",
+    ),
+    def(
+        Action::SaveLogs,
+        "save_logs",
+        &["ctrl-s"],
+        Logs,
+        "save the log to a file in the current directory",
+    ),
+    def(
         Action::Confirm,
         "confirm",
         &["y", "enter"],
@@ -329,6 +450,7 @@ impl Action {
         use Action::*;
         match ctx {
             Context::Input => matches!(self, Select | Back | ForceQuit),
+            Context::Terminal => matches!(self, LeaveTerminal),
             Context::Confirm => matches!(self, Confirm | Cancel | Back | ForceQuit),
             Context::Popup => matches!(
                 self,
@@ -347,7 +469,19 @@ impl Action {
             ),
             Context::Table => !matches!(
                 self,
-                Confirm | Cancel | Toggle | NextMatch | PrevMatch | FoldAll | UnfoldAll
+                Confirm
+                    | Cancel
+                    | Toggle
+                    | NextMatch
+                    | PrevMatch
+                    | FoldAll
+                    | UnfoldAll
+                    | Follow
+                    | Timestamps
+                    | Wrap
+                    | SaveLogs
+                    | ScrollLeft
+                    | ScrollRight
             ),
             Context::Detail => !matches!(self, Confirm | Cancel),
         }

@@ -3,7 +3,7 @@
 //! tests drive it with plain data and draw it on a `TestBackend`.
 
 use super::action::{Action, Context};
-use super::event::{Effect, Notification};
+use super::event::{ContainerOp, Effect, Notification};
 use super::keymap::{Key, KeyMap};
 use super::popups::command::{self, Command};
 use super::popups::confirm::{ConfirmState, Pending};
@@ -12,12 +12,13 @@ use super::popups::help::HelpState;
 use super::popups::pull::PullState;
 use super::popups::Popup;
 use super::theme::Theme;
+use super::views::containers::{ContainerRow, ContainersView};
 use super::views::detail::{DetailState, DetailTab, Load};
 use super::views::images::ImagesView;
 use crate::cli::format::human_size;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
-use rdesk_widgets::{LineInput, TableState};
+use rdesk_widgets::{LineInput, LogLine, LogViewState, TableState, TermState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
@@ -57,7 +58,7 @@ pub enum Focus {
 pub enum InputKind {
     Filter,
     Command,
-    /// Search in the inspect tree.
+    /// Search in the inspect tree or the log.
     Search,
 }
 
@@ -67,6 +68,15 @@ pub struct InputState {
     pub line: LineInput,
     /// The value before the input opened (restored by esc).
     saved: String,
+}
+
+/// The terminal pane: a shell in a container, beside the list.
+#[derive(Debug)]
+pub struct TermPane {
+    pub id: String,
+    pub name: String,
+    pub state: TermState,
+    pub focused: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +92,7 @@ pub struct Areas {
     pub table: Rect,
     pub detail: Rect,
     pub detail_tabs: Vec<(Rect, DetailTab)>,
+    pub term: Rect,
 }
 
 pub struct App {
@@ -92,9 +103,18 @@ pub struct App {
     pub resource: Resource,
     pub focus: Focus,
     pub images: ImagesView,
+    pub containers: ContainersView,
+    /// Engine facts for the header: runtime, cgroup mode.
+    pub runtime: String,
+    pub cgroups: String,
+    /// Log records read when a log opens (`[tui] log_tail`).
+    pub log_tail: usize,
     /// Tables of the resources the engine does not have yet (always empty).
     pub empty_table: TableState,
     pub detail: DetailState,
+    pub term: Option<TermPane>,
+    /// The pane's screen changed size when drawn: the process must be told (rows, cols).
+    pub term_resized: Option<(u16, u16)>,
     pub input: Option<InputState>,
     /// Dialogs, the top one has the keyboard.
     pub popups: Vec<Popup>,
@@ -112,6 +132,13 @@ pub struct App {
     pub quit: bool,
     /// A pulled image to select once the list reloads.
     select_after_load: Option<String>,
+    /// A container (ID) to select once the list reloads (a run from the form).
+    select_container: Option<String>,
+    /// The user picked a resource tab: the first container list no longer moves there.
+    chose_tab: bool,
+    /// The container whose log / stats the runner follows now.
+    following: Option<String>,
+    sampling: Option<String>,
     effects: Vec<Effect>,
 }
 
@@ -124,8 +151,14 @@ impl App {
             resource: Resource::Images,
             focus: Focus::Table,
             images: ImagesView::default(),
+            containers: ContainersView::default(),
+            runtime: "rdesk".into(),
+            cgroups: String::new(),
+            log_tail: 1000,
             empty_table: TableState::default(),
             detail: DetailState::default(),
+            term: None,
+            term_resized: None,
             input: None,
             popups: Vec::new(),
             pull: None,
@@ -137,6 +170,10 @@ impl App {
             dirty: true,
             quit: false,
             select_after_load: None,
+            select_container: None,
+            chose_tab: false,
+            following: None,
+            sampling: None,
             effects: Vec::new(),
         }
     }
@@ -170,6 +207,7 @@ impl App {
     pub fn context(&self) -> Context {
         match self.popups.last() {
             Some(Popup::Confirm(_)) => return Context::Confirm,
+            Some(Popup::Run(_)) => return Context::Input,
             Some(Popup::Pull) if self.pull.as_ref().is_some_and(PullState::is_input) => {
                 return Context::Input
             }
@@ -178,6 +216,9 @@ impl App {
         }
         if self.input.is_some() {
             return Context::Input;
+        }
+        if self.term.as_ref().is_some_and(|t| t.focused) {
+            return Context::Terminal;
         }
         match self.focus {
             Focus::Table => Context::Table,
@@ -196,6 +237,12 @@ impl App {
         if let Some(action) = self.keymap.resolve(key, ctx) {
             self.status = None;
             self.apply(action);
+        } else if let Some(Popup::Run(form)) = self.popups.last_mut() {
+            form.key(ev);
+        } else if ctx == Context::Terminal {
+            if let Some(bytes) = self.term.as_ref().and_then(|t| t.state.encode_key(&ev)) {
+                self.effect(Effect::TermInput(bytes));
+            }
         } else if ctx == Context::Input {
             self.edit(ev);
         }
@@ -204,6 +251,15 @@ impl App {
     }
 
     pub fn on_paste(&mut self, text: &str) {
+        if self.context() == Context::Terminal {
+            self.effect(Effect::TermInput(text.as_bytes().to_vec()));
+            return;
+        }
+        if let Some(Popup::Run(form)) = self.popups.last_mut() {
+            form.paste(text);
+            self.dirty = true;
+            return;
+        }
         if let Some(line) = self.active_line() {
             line.insert_str(text.trim());
             self.after_edit();
@@ -255,13 +311,55 @@ impl App {
         };
         let text = input.line.text().to_string();
         match input.kind {
-            InputKind::Filter => self.images.set_filter(&text),
-            InputKind::Search => {
-                if let Some(Load::Ready(tree)) = self.detail.inspect_mut() {
-                    tree.set_search(&text);
-                }
-            }
+            InputKind::Filter => self.set_filter(&text),
+            InputKind::Search => self.set_search(&text),
             InputKind::Command => {}
+        }
+    }
+
+    fn set_filter(&mut self, text: &str) {
+        match self.resource {
+            Resource::Containers => self.containers.set_filter(text),
+            _ => self.images.set_filter(text),
+        }
+    }
+
+    fn filter_text(&self) -> String {
+        match self.resource {
+            Resource::Containers => self.containers.filter.clone(),
+            _ => self.images.filter.clone(),
+        }
+    }
+
+    /// The log of the selected container, when the Logs tab shows it.
+    pub fn log_mut(&mut self) -> Option<&mut LogViewState> {
+        if self.resource != Resource::Containers || self.detail.tab != DetailTab::Logs {
+            return None;
+        }
+        let id = self.containers.selected()?.id.clone();
+        self.detail
+            .logs
+            .as_mut()
+            .filter(|(i, _)| *i == id)
+            .map(|(_, l)| l)
+    }
+
+    fn set_search(&mut self, text: &str) {
+        if let Some(log) = self.log_mut() {
+            log.set_search(text);
+        } else if let Some(Load::Ready(tree)) = self.detail.inspect_mut() {
+            tree.set_search(text);
+        }
+    }
+
+    /// The table of the resource shown, and its length.
+    fn table_mut(&mut self) -> Option<(&mut TableState, usize)> {
+        match self.resource {
+            Resource::Images => Some((&mut self.images.table, self.images.visible.len())),
+            Resource::Containers => {
+                Some((&mut self.containers.table, self.containers.visible.len()))
+            }
+            _ => None,
         }
     }
 
@@ -275,6 +373,14 @@ impl App {
                 if !self.popups.is_empty() || self.input.is_some() {
                     return;
                 }
+                // A click in the terminal pane gives it the keyboard, elsewhere takes it.
+                if let Some(t) = self.term.as_mut() {
+                    t.focused = self.areas.term.contains(pos) && t.state.exited.is_none();
+                    if t.focused {
+                        self.dirty = true;
+                        return;
+                    }
+                }
                 if let Some((_, r)) = self.areas.tabs.iter().find(|(a, _)| a.contains(pos)) {
                     let r = *r;
                     self.show(r);
@@ -285,10 +391,9 @@ impl App {
                     self.focus = Focus::Detail;
                 } else if self.areas.table.contains(pos) {
                     self.focus = Focus::Table;
-                    if self.resource == Resource::Images {
-                        let len = self.images.visible.len();
-                        if let Some(i) = self.images.table.row_at(pos.x, pos.y, len) {
-                            self.images.table.selected = i;
+                    if let Some((t, len)) = self.table_mut() {
+                        if let Some(i) = t.row_at(pos.x, pos.y, len) {
+                            t.selected = i;
                         }
                     }
                 } else if self.areas.detail.contains(pos) {
@@ -309,7 +414,7 @@ impl App {
                                 }
                             }
                         }
-                        DetailTab::Info => {}
+                        _ => {}
                     }
                 }
             }
@@ -324,9 +429,8 @@ impl App {
                 } else if !self.popups.is_empty() {
                     return;
                 } else if self.areas.table.contains(pos) {
-                    if self.resource == Resource::Images {
-                        let len = self.images.visible.len();
-                        self.images.table.scroll(delta, len);
+                    if let Some((t, len)) = self.table_mut() {
+                        t.scroll(delta, len);
                     }
                 } else if self.areas.detail.contains(pos) {
                     self.scroll_detail(delta);
@@ -347,6 +451,10 @@ impl App {
         }
         if !self.popups.is_empty() {
             self.apply_popup(action);
+            return;
+        }
+        if action == Action::LeaveTerminal {
+            self.leave_terminal();
             return;
         }
         if self.input.is_some() {
@@ -385,6 +493,26 @@ impl App {
                     self.popups.pop();
                 }
             }
+            Popup::Run(form) => match action {
+                Action::Select => match form.args() {
+                    Ok(args) => {
+                        self.popups.pop();
+                        self.flash("Running…");
+                        self.effect(Effect::Run(args));
+                    }
+                    Err((field, e)) => {
+                        form.focus = super::popups::run::Field::ALL
+                            .iter()
+                            .position(|f| *f == field)
+                            .unwrap_or(0);
+                        form.error = Some((field, e));
+                    }
+                },
+                Action::Back => {
+                    self.popups.pop();
+                }
+                _ => {}
+            },
             Popup::Confirm(_) => match action {
                 Action::Confirm => {
                     if let Some(Popup::Confirm(c)) = self.popups.pop() {
@@ -434,6 +562,18 @@ impl App {
                 self.flash("Pruning dangling images…");
                 self.effect(Effect::PruneImages);
             }
+            Pending::RemoveContainer { id, name, force } => {
+                self.flash(format!("Removing {name}…"));
+                self.effect(Effect::Container {
+                    op: ContainerOp::Remove { force },
+                    id,
+                    name,
+                });
+            }
+            Pending::PruneContainers(list) => {
+                self.flash(format!("Removing {} stopped containers…", list.len()));
+                self.effect(Effect::PruneContainers(list));
+            }
             Pending::Quit => self.quit(),
         }
     }
@@ -448,8 +588,8 @@ impl App {
         let page = self.detail_page();
         match action {
             Action::Back => self.focus = Focus::Table,
-            Action::NextTab => self.detail.tab = self.detail.tab.next(),
-            Action::PrevTab => self.detail.tab = self.detail.tab.prev(),
+            Action::NextTab => self.detail.tab = self.detail.tab.next(self.resource),
+            Action::PrevTab => self.detail.tab = self.detail.tab.prev(self.resource),
             Action::Up => self.scroll_detail(-1),
             Action::Down => self.scroll_detail(1),
             Action::HalfPageDown => self.scroll_detail((page / 2).max(1) as isize),
@@ -458,6 +598,9 @@ impl App {
             Action::PageUp => self.scroll_detail(-(page as isize)),
             Action::Top => self.scroll_detail(isize::MIN / 2),
             Action::Bottom => self.scroll_detail(isize::MAX / 2),
+            _ if self.detail.tab == DetailTab::Logs && self.log_mut().is_some() => {
+                return self.apply_logs(action);
+            }
             _ if self.detail.tab == DetailTab::Inspect => {
                 let Some(Load::Ready(tree)) = self.detail.inspect_mut() else {
                     return false;
@@ -488,6 +631,74 @@ impl App {
             }
             Action::Select | Action::Toggle => {}
             _ => return false,
+        }
+        true
+    }
+
+    /// Keys of the log viewer (the Logs tab, focused).
+    fn apply_logs(&mut self, action: Action) -> bool {
+        let name = self
+            .containers
+            .selected()
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        let Some(log) = self.log_mut() else {
+            return false;
+        };
+        let mut flash = None;
+        match action {
+            Action::Follow => {
+                log.toggle_follow();
+                flash = Some(
+                    if log.following() {
+                        "following"
+                    } else {
+                        "paused"
+                    }
+                    .to_string(),
+                );
+            }
+            Action::Timestamps => log.toggle_timestamps(),
+            Action::Wrap => log.toggle_wrap(),
+            Action::ScrollLeft => log.scroll_horizontal(-20),
+            Action::ScrollRight => log.scroll_horizontal(20),
+            Action::NextMatch | Action::PrevMatch => {
+                if log.search().is_empty() {
+                    flash = Some("no search: press / to search the log".into());
+                } else if !log.search_next(action == Action::NextMatch) {
+                    flash = Some(format!("no match for {:?}", log.search()));
+                }
+            }
+            Action::Filter => {
+                let saved = log.search().to_string();
+                self.input = Some(InputState {
+                    kind: InputKind::Search,
+                    line: LineInput::new(&saved),
+                    saved,
+                });
+            }
+            Action::SaveLogs => {
+                let text = log.to_text(log.timestamps);
+                let lines = log.len();
+                let safe: String = name
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                let path = std::path::PathBuf::from(format!("{safe}-{}.log", self.now));
+                flash = Some(format!("saving {lines} lines to {}…", path.display()));
+                self.effect(Effect::SaveLogs { path, text });
+            }
+            Action::Select | Action::Toggle => {}
+            _ => return false,
+        }
+        if let Some(f) = flash {
+            self.flash(f);
         }
         true
     }
@@ -525,42 +736,65 @@ impl App {
                     }
                 }
             }
+            DetailTab::Logs => {
+                if let Some(log) = self.log_mut() {
+                    if delta == isize::MAX / 2 {
+                        log.bottom_of_log();
+                    } else if delta == isize::MIN / 2 {
+                        log.top_of_log();
+                    } else {
+                        log.scroll(delta);
+                    }
+                }
+            }
+            DetailTab::Stats | DetailTab::Mounts => {}
         }
     }
 
     fn apply_main(&mut self, action: Action) {
+        if let Some((t, len)) = self.table_mut() {
+            let page = t.page();
+            let mut moved = true;
+            match action {
+                Action::Up => t.up(1),
+                Action::Down => t.down(1, len),
+                Action::Top => t.top(),
+                Action::Bottom => t.bottom(len),
+                Action::HalfPageDown => t.down((page / 2).max(1), len),
+                Action::HalfPageUp => t.up((page / 2).max(1)),
+                Action::PageDown => t.down(page, len),
+                Action::PageUp => t.up(page),
+                _ => moved = false,
+            }
+            if moved {
+                return;
+            }
+        }
         let images = self.resource == Resource::Images;
-        let len = self.images.visible.len();
-        let t = &mut self.images.table;
-        let page = t.page();
+        let containers = self.resource == Resource::Containers;
         match action {
-            Action::Up if images => t.up(1),
-            Action::Down if images => t.down(1, len),
-            Action::Top if images => t.top(),
-            Action::Bottom if images => t.bottom(len),
-            Action::HalfPageDown if images => t.down((page / 2).max(1), len),
-            Action::HalfPageUp if images => t.up((page / 2).max(1)),
-            Action::PageDown if images => t.down(page, len),
-            Action::PageUp if images => t.up(page),
             Action::NextTab => self.show(Resource::ALL[(self.resource.index() + 1) % 4]),
             Action::PrevTab => self.show(Resource::ALL[(self.resource.index() + 3) % 4]),
             Action::ShowContainers => self.show(Resource::Containers),
             Action::ShowImages => self.show(Resource::Images),
             Action::ShowVolumes => self.show(Resource::Volumes),
             Action::ShowNetworks => self.show(Resource::Networks),
-            Action::Select if images && self.images.selected().is_some() => {
+            Action::Select
+                if (images && self.images.selected().is_some())
+                    || (containers && self.containers.selected().is_some()) =>
+            {
                 self.focus = Focus::Detail;
             }
             Action::Back => {
-                if images && !self.images.filter.is_empty() {
-                    self.images.set_filter("");
+                if (images || containers) && !self.filter_text().is_empty() {
+                    self.set_filter("");
                 }
                 self.focus = Focus::Table;
             }
             Action::Filter => {
                 self.focus = Focus::Table;
-                if images {
-                    let saved = self.images.filter.clone();
+                if images || containers {
+                    let saved = self.filter_text();
                     self.input = Some(InputState {
                         kind: InputKind::Filter,
                         line: LineInput::new(&saved),
@@ -604,11 +838,25 @@ impl App {
                 });
             }
             Action::Pull => self.open_pull(None),
+            Action::Run => {
+                let image = match self.resource {
+                    Resource::Images => self
+                        .images
+                        .selected()
+                        .filter(|r| !r.dangling)
+                        .map(|r| r.reference.clone())
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                self.open_run(&image, "");
+            }
+            _ if containers => self.apply_container(action),
             Action::Delete | Action::Prune | Action::History | Action::Inspect | Action::Copy
                 if !images =>
             {
                 self.flash(format!(
-                    "no {} here yet: this engine has images only",
+                    "no {} here yet: this engine has no {} yet",
+                    self.resource.title().to_lowercase(),
                     self.resource.title().to_lowercase()
                 ));
             }
@@ -637,6 +885,157 @@ impl App {
                     }
                 }
             }
+            Action::StartStop
+            | Action::Restart
+            | Action::Logs
+            | Action::Attach
+            | Action::Exec
+            | Action::ExecPane => self.flash("that works on containers: press 1 for the list"),
+            _ => {}
+        }
+    }
+
+    /// ctrl-o: the pane keeps running without the keyboard; an ended one closes.
+    fn leave_terminal(&mut self) {
+        let Some(t) = self.term.as_mut() else {
+            return;
+        };
+        if t.state.exited.is_some() || !t.focused {
+            self.term = None;
+            self.effect(Effect::TermClose);
+            self.flash("terminal pane closed");
+        } else {
+            t.focused = false;
+            self.flash(format!(
+                "left the terminal pane: {} focuses it again, {} again closes it",
+                self.keymap.label(Action::ExecPane),
+                self.keymap.label(Action::LeaveTerminal)
+            ));
+        }
+    }
+
+    /// `E`: focus the pane of this container, or open one (closing another container's).
+    fn exec_pane(&mut self, c: &ContainerRow) {
+        if let Some(t) = self.term.as_mut() {
+            if t.id == c.id && t.state.exited.is_none() {
+                t.focused = true;
+                return;
+            }
+            self.term = None;
+            self.effect(Effect::TermClose);
+        }
+        if !c.running() {
+            self.flash(format!(
+                "{} is not running: {} starts it",
+                c.name,
+                self.keymap.label(Action::StartStop)
+            ));
+            return;
+        }
+        // The size is corrected on the first frame (the pane's area is known then).
+        let (rows, cols) = match self.areas.term {
+            r if r.width > 0 && r.height > 0 => (r.height, r.width),
+            _ => (24, 80),
+        };
+        self.term = Some(TermPane {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            state: TermState::new(rows, cols),
+            focused: true,
+        });
+        self.effect(Effect::TermOpen {
+            id: c.id.clone(),
+            rows,
+            cols,
+        });
+        self.flash(format!(
+            "a shell in {}: {} leaves the pane",
+            c.name,
+            self.keymap.label(Action::LeaveTerminal)
+        ));
+    }
+
+    /// The container keys on the selected container.
+    fn apply_container(&mut self, action: Action) {
+        if action == Action::Prune {
+            let stopped: Vec<ContainerRow> = self
+                .containers
+                .rows
+                .iter()
+                .filter(|r| r.stopped())
+                .cloned()
+                .collect();
+            if stopped.is_empty() {
+                self.flash("nothing to prune: no stopped containers");
+            } else {
+                self.popups
+                    .push(Popup::Confirm(ConfirmState::prune_containers(&stopped)));
+            }
+            return;
+        }
+        let Some(c) = self.containers.selected().cloned() else {
+            if matches!(
+                action,
+                Action::Delete
+                    | Action::StartStop
+                    | Action::Restart
+                    | Action::Logs
+                    | Action::Attach
+                    | Action::Exec
+                    | Action::ExecPane
+                    | Action::Inspect
+                    | Action::Copy
+            ) {
+                self.flash("no container selected");
+            }
+            return;
+        };
+        let (id, name) = (c.id.clone(), c.name.clone());
+        match action {
+            Action::StartStop => {
+                let op = if c.running() {
+                    self.flash(format!("Stopping {name}…"));
+                    ContainerOp::Stop
+                } else {
+                    self.flash(format!("Starting {name}…"));
+                    ContainerOp::Start
+                };
+                self.effect(Effect::Container { op, id, name });
+            }
+            Action::Restart => {
+                self.flash(format!("Restarting {name}…"));
+                self.effect(Effect::Container {
+                    op: ContainerOp::Restart,
+                    id,
+                    name,
+                });
+            }
+            Action::Delete => {
+                self.popups
+                    .push(Popup::Confirm(ConfirmState::delete_container(&c)));
+            }
+            Action::Inspect => {
+                self.detail.tab = DetailTab::Inspect;
+                self.focus = Focus::Detail;
+            }
+            Action::Logs => {
+                self.detail.tab = DetailTab::Logs;
+                self.focus = Focus::Detail;
+            }
+            Action::Copy => {
+                self.effect(Effect::Copy(id.clone()));
+                self.flash(format!("copied {id} (OSC 52)"));
+            }
+            Action::Attach | Action::Exec if !c.running() => {
+                self.flash(format!(
+                    "{name} is not running: {} starts it",
+                    self.keymap.label(Action::StartStop)
+                ));
+            }
+            Action::Attach => self.effect(Effect::Attach(id)),
+            Action::ExecPane => self.exec_pane(&c),
+            Action::Exec => self.effect(Effect::Exec(id)),
+            Action::History => self.flash("history is for images: press 2 for the list"),
             _ => {}
         }
     }
@@ -644,6 +1043,18 @@ impl App {
     fn show(&mut self, r: Resource) {
         self.resource = r;
         self.focus = Focus::Table;
+        self.chose_tab = true;
+        if !DetailTab::tabs(r).contains(&self.detail.tab) {
+            self.detail.tab = DetailTab::Info;
+        }
+    }
+
+    /// The run form, with an image and a command filled in (from `:run`).
+    pub fn open_run(&mut self, image: &str, command: &str) {
+        self.popups
+            .push(Popup::Run(Box::new(super::popups::run::RunForm::new(
+                image, command,
+            ))));
     }
 
     fn open_pull(&mut self, reference: Option<String>) {
@@ -695,14 +1106,20 @@ impl App {
             return;
         };
         match input.kind {
-            InputKind::Filter => self.images.set_filter(input.line.text()),
+            InputKind::Filter => self.set_filter(input.line.text()),
             InputKind::Search => {
-                if let Some(Load::Ready(tree)) = self.detail.inspect_mut() {
-                    tree.set_search(input.line.text());
-                    if !input.line.text().is_empty() && !tree.search_next(true) {
-                        let q = input.line.text().to_string();
-                        self.flash(format!("no match for {q:?}"));
-                    }
+                let q = input.line.text().to_string();
+                let found = if let Some(log) = self.log_mut() {
+                    log.set_search(&q);
+                    q.is_empty() || log.search_next(true)
+                } else if let Some(Load::Ready(tree)) = self.detail.inspect_mut() {
+                    tree.set_search(&q);
+                    q.is_empty() || tree.search_next(true)
+                } else {
+                    true
+                };
+                if !found {
+                    self.flash(format!("no match for {q:?}"));
                 }
             }
             InputKind::Command => match command::parse(input.line.text()) {
@@ -718,12 +1135,8 @@ impl App {
             return;
         };
         match input.kind {
-            InputKind::Filter => self.images.set_filter(&input.saved),
-            InputKind::Search => {
-                if let Some(Load::Ready(tree)) = self.detail.inspect_mut() {
-                    tree.set_search(&input.saved);
-                }
-            }
+            InputKind::Filter => self.set_filter(&input.saved),
+            InputKind::Search => self.set_search(&input.saved),
             InputKind::Command => {}
         }
     }
@@ -731,6 +1144,22 @@ impl App {
     fn run_command(&mut self, cmd: Command) {
         match cmd {
             Command::Pull(r) => self.open_pull(r),
+            Command::Run(args) => {
+                if args.first().is_some_and(|a| a.starts_with('-')) {
+                    // Docker flags given: exactly `rdesk run ARGS`.
+                    match super::popups::run::check_args(&args) {
+                        Ok(()) => {
+                            self.flash("Running…");
+                            self.effect(Effect::Run(args));
+                        }
+                        Err(e) => self.error("Cannot run", e),
+                    }
+                } else {
+                    let image = args.first().cloned().unwrap_or_default();
+                    let command = args.get(1..).unwrap_or_default().join(" ");
+                    self.open_run(&image, &command);
+                }
+            }
             Command::Show(r) => self.show(r),
             Command::Help => self.popups.push(Popup::Help(HelpState::default())),
             Command::Quit => self.apply_main(Action::Quit),
@@ -743,6 +1172,114 @@ impl App {
         self.dirty = true;
         match n {
             Notification::StoreChanged => self.effect(Effect::LoadImages),
+            Notification::ContainersChanged => self.effect(Effect::LoadContainers),
+            Notification::ContainersLoaded(Ok(list)) => {
+                let first = !self.containers.loaded;
+                let select = self.select_container.take();
+                self.containers
+                    .set_containers(list, self.now, select.as_deref());
+                if first && !self.chose_tab && !self.containers.rows.is_empty() {
+                    // The default tab once there are containers.
+                    self.resource = Resource::Containers;
+                }
+                if self.resource == Resource::Containers {
+                    self.detail.inspect_stale = true;
+                }
+            }
+            Notification::ContainersLoaded(Err(e)) => {
+                self.containers.loaded = true;
+                self.error("Cannot list containers", e);
+            }
+            Notification::ContainerDone { what, result } => match result {
+                Ok(msg) => {
+                    self.flash(msg);
+                    self.effect(Effect::LoadContainers);
+                }
+                Err(e) => {
+                    self.error(&format!("Cannot {what}"), e);
+                    self.effect(Effect::LoadContainers);
+                }
+            },
+            Notification::LogLines { id, lines, reset } => {
+                let tail = self.log_tail.max(1);
+                match self.detail.logs.as_mut() {
+                    Some((cur, log)) if *cur == id => {
+                        if reset {
+                            log.clear();
+                        }
+                        log.extend(lines);
+                    }
+                    _ if reset => {
+                        // Keep up to ten times the tail as it grows.
+                        let mut log = LogViewState::new(tail.saturating_mul(10).max(10_000));
+                        log.extend(lines);
+                        self.detail.logs = Some((id, log));
+                    }
+                    _ => {}
+                }
+            }
+            Notification::LogFailed { id, error } => {
+                if self.detail.logs.as_ref().is_none_or(|(cur, _)| *cur == id) {
+                    let mut log = LogViewState::new(1);
+                    log.ended = true;
+                    log.push(LogLine::new(
+                        "",
+                        &format!("cannot read the log: {error}"),
+                        true,
+                    ));
+                    self.detail.logs = Some((id, log));
+                }
+            }
+            Notification::Stats { id, result } => {
+                let entry = match self.detail.stats.as_mut() {
+                    Some((cur, st)) if *cur == id => st,
+                    _ => {
+                        self.detail.stats = Some((id, Default::default()));
+                        &mut self.detail.stats.as_mut().expect("just set").1
+                    }
+                };
+                match result {
+                    Ok(sample) => entry.push(*sample),
+                    Err(e) => entry.error = Some(e),
+                }
+            }
+            Notification::RunDone(Ok(id)) => {
+                self.flash(format!("started {}", &id[..id.len().min(12)]));
+                self.select_container = Some(id);
+                self.resource = Resource::Containers;
+                self.effect(Effect::LoadContainers);
+            }
+            Notification::RunDone(Err(e)) => self.error("Cannot run", e),
+            Notification::RunCreated(id) => {
+                self.select_container = Some(id.clone());
+                self.resource = Resource::Containers;
+                self.effect(Effect::StartAttached(id));
+            }
+            Notification::HandoverDone(Ok(msg)) => {
+                self.flash(msg);
+                self.effect(Effect::LoadContainers);
+            }
+            Notification::HandoverDone(Err(e)) => {
+                self.error("Attach", e);
+                self.effect(Effect::LoadContainers);
+            }
+            Notification::Status(msg) => self.flash(msg),
+            Notification::TermOutput { id, bytes } => {
+                if let Some(t) = self.term.as_mut().filter(|t| t.id == id) {
+                    t.state.process(&bytes);
+                }
+            }
+            Notification::TermEnded { id, how } => {
+                if let Some(t) = self.term.as_mut().filter(|t| t.id == id) {
+                    t.state.exited = Some(how.clone());
+                    t.focused = false;
+                    let name = t.name.clone();
+                    self.flash(format!(
+                        "the shell in {name} ended ({how}); {} closes the pane",
+                        self.keymap.label(Action::LeaveTerminal)
+                    ));
+                }
+            }
             Notification::ImagesLoaded(Ok(images)) => {
                 let select = self.select_after_load.take();
                 self.images.set_images(images, self.now, select.as_deref());
@@ -818,36 +1355,79 @@ impl App {
     /// Refreshes relative times; true when a label changed.
     pub fn tick(&mut self, now: i64) -> bool {
         self.now = now;
-        let changed = self.images.refresh_ages(now);
+        let changed = self.images.refresh_ages(now) | self.containers.refresh_ages(now);
+        if !self.containers.rows.is_empty() {
+            // "Up 5 minutes" comes from the engine: re-read the list.
+            self.effect(Effect::LoadContainers);
+        }
         self.dirty |= changed;
         changed
     }
 
-    /// Asks for what the detail pane shows and does not have yet.
+    /// Asks for what the detail pane shows and does not have yet; starts and stops the log
+    /// follower and the stats sampler so that they run only while their tab is shown.
     fn sync_detail(&mut self) {
-        if self.resource != Resource::Images {
-            return;
+        let (mut follow, mut sample) = (None, None);
+        match self.resource {
+            Resource::Images => self.sync_image_detail(),
+            Resource::Containers => {
+                if let Some(c) = self.containers.selected().cloned() {
+                    match self.detail.tab {
+                        DetailTab::Logs => follow = Some(c.id.clone()),
+                        DetailTab::Stats if c.running() => sample = Some(c.id.clone()),
+                        DetailTab::Stats => {}
+                        _ => {
+                            let id = c.id.clone();
+                            if self.detail.inspect_id() != Some(id.as_str())
+                                || self.detail.inspect_stale
+                            {
+                                if self.detail.inspect_id() != Some(id.as_str()) {
+                                    self.detail.inspect = Some((id.clone(), Load::Loading));
+                                }
+                                self.detail.inspect_stale = false;
+                                self.effect(Effect::LoadContainerInspect(id));
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
         }
+        if follow != self.following {
+            if follow.is_some() && self.detail.logs.as_ref().map(|(i, _)| i) != follow.as_ref() {
+                self.detail.logs = None;
+            }
+            self.following = follow.clone();
+            self.effect(Effect::FollowLogs(follow));
+        }
+        if sample != self.sampling {
+            if sample.is_some() && self.detail.stats.as_ref().map(|(i, _)| i) != sample.as_ref() {
+                self.detail.stats = None;
+            }
+            self.sampling = sample.clone();
+            self.effect(Effect::SampleStats(sample));
+        }
+    }
+
+    fn sync_image_detail(&mut self) {
         let Some(id) = self.images.selected().map(|r| r.id.clone()) else {
             return;
         };
         match self.detail.tab {
-            DetailTab::History => {
-                if self.detail.history_id() != Some(id.as_str()) {
-                    self.detail.history = Some((id.clone(), Load::Loading));
-                    self.effect(Effect::LoadHistory(id));
-                }
+            DetailTab::History if self.detail.history_id() != Some(id.as_str()) => {
+                self.detail.history = Some((id.clone(), Load::Loading));
+                self.effect(Effect::LoadHistory(id));
             }
-            DetailTab::Inspect => {
-                if self.detail.inspect_id() != Some(id.as_str()) || self.detail.inspect_stale {
-                    if self.detail.inspect_id() != Some(id.as_str()) {
-                        self.detail.inspect = Some((id.clone(), Load::Loading));
-                    }
-                    self.detail.inspect_stale = false;
-                    self.effect(Effect::LoadInspect(id));
+            DetailTab::Inspect
+                if self.detail.inspect_id() != Some(id.as_str()) || self.detail.inspect_stale =>
+            {
+                if self.detail.inspect_id() != Some(id.as_str()) {
+                    self.detail.inspect = Some((id.clone(), Load::Loading));
                 }
+                self.detail.inspect_stale = false;
+                self.effect(Effect::LoadInspect(id));
             }
-            DetailTab::Info => {}
+            _ => {}
         }
     }
 }

@@ -13,10 +13,10 @@ use std::collections::BTreeMap;
 pub struct TuiConfig {
     /// Capture the mouse at start (`m` toggles it).
     pub mouse: bool,
-    /// Milliseconds between store checks when inotify is unavailable (and, later, between
-    /// stats samples).
+    /// Milliseconds between store checks when inotify is unavailable, and between stats
+    /// samples while the Stats tab shows.
     pub refresh_ms: u64,
-    /// Log lines loaded when a log view opens (the containers issue uses it).
+    /// Log records read when a container's Logs tab opens.
     pub log_tail: usize,
     /// Percent of the body height the detail pane takes while the table has the focus.
     pub detail_height: u16,

@@ -5,16 +5,22 @@
 //!
 //! The loop sleeps until a key, a mouse event, a notification or a signal arrives, and
 //! draws only when the state changed (at most one frame per 16 ms while progress streams
-//! in). The only timer is a once-a-minute refresh of relative ages. The first frame is
-//! drawn before the image list is read; the store is watched with inotify (watch.rs).
+//! in). The only timer is a once-a-minute refresh of relative ages (and, only while a
+//! container's Stats tab shows, its sampler). The first frame is drawn before the lists are
+//! read; the image index and the engine's event journal are watched with inotify
+//! (watch.rs), a shown log too (follow.rs). Keys come from our own input thread (input.rs),
+//! which attach/exec/interactive runs pause while the container has the terminal.
 //! The terminal is restored on every way out: return, error, signal, panic.
 
 mod action;
 mod app;
 mod config;
 mod event;
+mod follow;
+mod input;
 mod keymap;
 mod popups;
+mod shell;
 mod theme;
 mod views;
 mod watch;
@@ -26,19 +32,19 @@ use anyhow::Context as _;
 use app::App;
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event,
-    EventStream,
 };
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
-use event::{Effect, Notification};
+use event::{ContainerOp, Effect, Notification};
 use futures_util::StreamExt;
+use input::Input;
 use keymap::KeyMap;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use rdesk_engine::{
-    CreateImageOptions, Engine, ListImagesOptions, PruneImagesOptions, Reference,
-    RemoveImageOptions,
+    CreateImageOptions, Engine, ListContainersOptions, ListImagesOptions, PruneImagesOptions,
+    Reference, RemoveContainerOptions, RemoveImageOptions,
 };
 use std::io::{IsTerminal, Stdout, Write};
 use std::path::PathBuf;
@@ -104,31 +110,42 @@ pub async fn run(engine: Engine) -> anyhow::Result<()> {
     let mut app = App::new(theme, keymap, root.display().to_string(), unix_now());
     app.mouse = config.mouse;
     app.detail_height = config.detail_height;
+    app.log_tail = config.log_tail;
+    app.cgroups = std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|m| rdesk_engine::stats::cgroup_mode(&m).to_string())
+        .unwrap_or_else(|_| "unknown".into());
     for p in problems {
         app.error("Configuration", p);
     }
 
     let mut term = Term::enter(app.mouse).context("cannot set up the terminal")?;
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let refresh = Duration::from_millis(config.refresh_ms);
     let mut runner = Runner {
-        engine,
+        engine: engine.clone(),
         tx: tx.clone(),
         loading: false,
         reload: false,
+        loading_containers: false,
+        reload_containers: false,
         pull: None,
+        log_tail: config.log_tail,
+        logs: None,
+        stats: None,
+        refresh,
+        term: None,
     };
-    // The first frame, before anything is read from the store.
+    // The lists are read on worker threads while the first frame (which does not wait for
+    // them: "Loading…") is drawn here.
+    runner.run(Effect::LoadImages, &mut term)?;
+    runner.run(Effect::LoadContainers, &mut term)?;
     term.draw(&mut app)?;
     let mut last_draw = Instant::now();
-    runner.run(Effect::LoadImages, &mut term)?;
-    tokio::spawn(watch::watch(
-        root,
-        tx.clone(),
-        Duration::from_millis(config.refresh_ms),
-    ));
+    tokio::spawn(watch::watch(root, tx.clone(), refresh));
+    tokio::spawn(watch::watch_journal(engine, tx.clone(), refresh));
     drop(tx);
 
-    let mut events = EventStream::new();
+    let mut input = Input::start().context("cannot read the terminal")?;
     let mut ages = tokio::time::interval_at(tokio::time::Instant::now() + AGE_TICK, AGE_TICK);
     ages.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     use tokio::signal::unix::{signal, SignalKind};
@@ -136,24 +153,36 @@ pub async fn run(engine: Engine) -> anyhow::Result<()> {
     let mut sighup = signal(SignalKind::hangup())?;
     // In raw mode ctrl-c is a key; a SIGINT from `kill` still ends the session cleanly.
     let mut sigint = signal(SignalKind::interrupt())?;
+    // Window size changes (the input thread reads keys and the mouse only).
+    let mut sigwinch = signal(SignalKind::window_change())?;
 
     loop {
         let frame_due = tokio::time::Instant::from_std(last_draw + MIN_FRAME);
+        // Keys, the mouse and loaded lists are drawn at once; only streams (progress, log
+        // lines, a shell's output) are held to one frame per MIN_FRAME.
+        let mut now = false;
         tokio::select! {
-            ev = events.next() => match ev {
-                Some(Ok(Event::Key(k))) => app.on_key(k),
-                Some(Ok(Event::Mouse(m))) => app.on_mouse(m),
-                Some(Ok(Event::Paste(s))) => app.on_paste(&s),
-                Some(Ok(Event::Resize(..))) => app.dirty = true,
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e).context("cannot read the terminal"),
-                None => break,
-            },
+            ev = input.events.recv() => {
+                now = true;
+                match ev {
+                    Some(Ok(Event::Key(k))) => app.on_key(k),
+                    Some(Ok(Event::Mouse(m))) => app.on_mouse(m),
+                    Some(Ok(Event::Paste(s))) => app.on_paste(&s),
+                    Some(Ok(Event::Resize(..))) => app.dirty = true,
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e).context("cannot read the terminal"),
+                    None => break,
+                }
+            }
             Some(n) = rx.recv() => {
+                // Ages of what just loaded count from now, not from the last minute tick.
+                app.now = unix_now();
+                now |= !n.is_stream();
                 runner.notified(&n);
                 app.on_notification(n);
                 // Whatever else is queued goes into the same frame.
                 while let Ok(n) = rx.try_recv() {
+                    now |= !n.is_stream();
                     runner.notified(&n);
                     app.on_notification(n);
                 }
@@ -164,21 +193,48 @@ pub async fn run(engine: Engine) -> anyhow::Result<()> {
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
             _ = sigint.recv() => break,
+            _ = sigwinch.recv() => app.dirty = true,
             _ = tokio::time::sleep_until(frame_due), if app.dirty => {}
         }
         for e in app.take_effects() {
-            runner.run(e, &mut term)?;
+            match e {
+                Effect::Attach(_) | Effect::Exec(_) | Effect::StartAttached(_) => {
+                    // The terminal goes to the container: our reader must not compete for
+                    // stdin meanwhile (it acknowledges before the client starts).
+                    let result = match input.pause() {
+                        Ok(()) => {
+                            let r = handover(&runner.engine, &mut term, e, app.mouse).await;
+                            input.resume();
+                            r
+                        }
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let _ = runner.tx.send(Notification::HandoverDone(result));
+                    app.dirty = true;
+                }
+                e => runner.run(e, &mut term)?,
+            }
         }
         if app.quit {
             break;
         }
-        if app.dirty && last_draw.elapsed() >= MIN_FRAME {
+        if app.dirty && (now || last_draw.elapsed() >= MIN_FRAME) {
             term.draw(&mut app)?;
             last_draw = Instant::now();
+            if let Some((rows, cols)) = app.term_resized.take() {
+                runner.run(Effect::TermResize(rows, cols), &mut term)?;
+            }
         }
     }
-    if let Some(p) = runner.pull.take() {
-        p.abort();
+    // A shell in the pane gets the end of its input (and exits) rather than being left.
+    if let Some(t) = runner.term.take() {
+        let _ = t.send(shell::TermMsg::Close);
+    }
+    for t in [runner.pull.take(), runner.logs.take(), runner.stats.take()]
+        .into_iter()
+        .flatten()
+    {
+        t.abort();
     }
     term.restore();
     Ok(())
@@ -191,7 +247,17 @@ struct Runner {
     /// An image list read is in flight; `reload` asks for another when it ends.
     loading: bool,
     reload: bool,
+    /// The same for the container list.
+    loading_containers: bool,
+    reload_containers: bool,
     pull: Option<tokio::task::JoinHandle<()>>,
+    log_tail: usize,
+    /// The log follower and the stats sampler of the container detail pane.
+    logs: Option<tokio::task::JoinHandle<()>>,
+    stats: Option<tokio::task::JoinHandle<()>>,
+    refresh: Duration,
+    /// Keys and sizes for the terminal pane's shell.
+    term: Option<std::sync::mpsc::Sender<shell::TermMsg>>,
 }
 
 fn text(e: impl Into<anyhow::Error>) -> String {
@@ -205,6 +271,12 @@ impl Runner {
                 self.loading = false;
                 if std::mem::take(&mut self.reload) {
                     self.load_images();
+                }
+            }
+            Notification::ContainersLoaded(_) => {
+                self.loading_containers = false;
+                if std::mem::take(&mut self.reload_containers) {
+                    self.load_containers();
                 }
             }
             Notification::PullDone(_) => self.pull = None,
@@ -225,10 +297,192 @@ impl Runner {
         });
     }
 
+    fn load_containers(&mut self) {
+        if self.loading_containers {
+            self.reload_containers = true;
+            return;
+        }
+        self.loading_containers = true;
+        let (engine, tx) = (self.engine.clone(), self.tx.clone());
+        tokio::spawn(async move {
+            let r = engine
+                .list_containers(ListContainersOptions {
+                    all: true,
+                    ..Default::default()
+                })
+                .await;
+            let _ = tx.send(Notification::ContainersLoaded(r.map_err(text)));
+        });
+    }
+
     fn run(&mut self, effect: Effect, term: &mut Term) -> anyhow::Result<()> {
         let (engine, tx) = (self.engine.clone(), self.tx.clone());
         match effect {
             Effect::LoadImages => self.load_images(),
+            Effect::LoadContainers => self.load_containers(),
+            Effect::LoadContainerInspect(id) => {
+                tokio::spawn(async move {
+                    let result = match engine.inspect_container(&id).await {
+                        Ok(i) => serde_json::to_value(i).map_err(text),
+                        Err(e) => Err(text(e)),
+                    };
+                    let _ = tx.send(Notification::InspectLoaded { id, result });
+                });
+            }
+            Effect::Container { op, id, name } => {
+                tokio::spawn(async move {
+                    let (what, done, result) = match op {
+                        ContainerOp::Start => (
+                            "start",
+                            "started",
+                            engine.start_container(&id).await.map(|_| ()),
+                        ),
+                        ContainerOp::Stop => {
+                            ("stop", "stopped", engine.stop_container(&id, None).await)
+                        }
+                        ContainerOp::Restart => (
+                            "restart",
+                            "restarted",
+                            engine.restart_container(&id, None).await,
+                        ),
+                        ContainerOp::Remove { force } => (
+                            "remove",
+                            "removed",
+                            engine
+                                .remove_container(&id, RemoveContainerOptions { force, v: false })
+                                .await,
+                        ),
+                    };
+                    let _ = tx.send(Notification::ContainerDone {
+                        what: format!("{what} {name}"),
+                        result: result.map(|_| format!("{done} {name}")).map_err(text),
+                    });
+                });
+            }
+            Effect::PruneContainers(list) => {
+                tokio::spawn(async move {
+                    let mut failed = Vec::new();
+                    let mut removed = 0;
+                    for (id, name) in list {
+                        match engine
+                            .remove_container(&id, RemoveContainerOptions::default())
+                            .await
+                        {
+                            Ok(()) => removed += 1,
+                            // Removed meanwhile by someone else: that is what was asked.
+                            Err(e) if e.is_not_found() => {}
+                            Err(e) => failed.push(format!("{name}: {}", text(e))),
+                        }
+                    }
+                    let _ = tx.send(Notification::ContainerDone {
+                        what: "prune containers".into(),
+                        result: if failed.is_empty() {
+                            Ok(format!("removed {removed} stopped containers"))
+                        } else {
+                            Err(failed.join("\n"))
+                        },
+                    });
+                });
+            }
+            Effect::FollowLogs(id) => {
+                if let Some(t) = self.logs.take() {
+                    t.abort();
+                }
+                if let Some(id) = id {
+                    self.logs = Some(tokio::spawn(follow::follow_log(
+                        engine,
+                        id,
+                        self.log_tail,
+                        tx,
+                    )));
+                }
+            }
+            Effect::SampleStats(id) => {
+                if let Some(t) = self.stats.take() {
+                    t.abort();
+                }
+                if let Some(id) = id {
+                    self.stats = Some(tokio::spawn(follow::sample_stats(
+                        engine,
+                        id,
+                        self.refresh,
+                        tx,
+                    )));
+                }
+            }
+            Effect::SaveLogs { path, text: body } => {
+                tokio::spawn(async move {
+                    let shown = path.display().to_string();
+                    let r = tokio::fs::write(&path, body).await;
+                    let _ = tx.send(match r {
+                        Ok(()) => Notification::Status(format!("saved the log to {shown}")),
+                        Err(e) => {
+                            Notification::Error(format!("cannot save the log to {shown}: {e}"))
+                        }
+                    });
+                });
+            }
+            Effect::Run(args) => {
+                tokio::spawn(async move {
+                    let status = {
+                        let tx = tx.clone();
+                        move |s: String| {
+                            let _ = tx.send(Notification::Status(s));
+                        }
+                    };
+                    let prepared =
+                        crate::cli::containers::prepare_run(&engine, &args, status).await;
+                    let n = match prepared {
+                        Err(e) => Notification::RunDone(Err(crate::cli::error_text(&e))),
+                        Ok(p) if (p.tty || p.interactive) && !p.detach => {
+                            Notification::RunCreated(p.id)
+                        }
+                        Ok(p) => match engine.start_container(&p.id).await {
+                            Ok(_) => Notification::RunDone(Ok(p.id)),
+                            Err(e) => {
+                                if p.rm {
+                                    let _ = engine
+                                        .remove_container(
+                                            &p.id,
+                                            RemoveContainerOptions {
+                                                force: true,
+                                                v: true,
+                                            },
+                                        )
+                                        .await;
+                                }
+                                Notification::RunDone(Err(text(e)))
+                            }
+                        },
+                    };
+                    let _ = tx.send(n);
+                });
+            }
+            Effect::TermOpen { id, rows, cols } => {
+                if let Some(old) = self.term.take() {
+                    let _ = old.send(shell::TermMsg::Close);
+                }
+                let (sender, receiver) = std::sync::mpsc::channel();
+                self.term = Some(sender);
+                tokio::spawn(shell::open(engine, id, (rows, cols), receiver, tx));
+            }
+            Effect::TermInput(bytes) => {
+                if let Some(t) = &self.term {
+                    let _ = t.send(shell::TermMsg::Input(bytes));
+                }
+            }
+            Effect::TermResize(rows, cols) => {
+                if let Some(t) = &self.term {
+                    let _ = t.send(shell::TermMsg::Resize(rows, cols));
+                }
+            }
+            Effect::TermClose => {
+                if let Some(t) = self.term.take() {
+                    let _ = t.send(shell::TermMsg::Close);
+                }
+            }
+            // Handled by the loop: they need the terminal.
+            Effect::Attach(_) | Effect::Exec(_) | Effect::StartAttached(_) => {}
             Effect::LoadHistory(id) => {
                 tokio::spawn(async move {
                     let result = engine.image_history(&id).await.map_err(text);
@@ -305,6 +559,92 @@ impl Runner {
         }
         Ok(())
     }
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+/// Leaves the screen to a container (attach, exec a shell, an interactive run) through the
+/// CLI's attach client: the TUI's terminal modes are undone first, the client puts the
+/// terminal in raw mode itself, forwards the window size and input, and ends on the detach
+/// keys (ctrl-p ctrl-q) or the exit; then the TUI's modes come back and it redraws whole.
+async fn handover(
+    engine: &Engine,
+    term: &mut Term,
+    effect: Effect,
+    mouse: bool,
+) -> Result<String, String> {
+    let keys = rdesk_engine::attach::parse_detach_keys(crate::attach_client::DEFAULT_DETACH_KEYS)
+        .map_err(|e| e.to_string())?;
+    let (label, socket, tty, stdin) = match effect {
+        Effect::Attach(id) => {
+            let (socket, tty, open_stdin) = engine.attach_target(&id).await.map_err(text)?;
+            if !tty {
+                return Err(format!(
+                    "{} has no TTY (it was not run with -t): its output is in the Logs tab, and exec gives a shell.",
+                    short(&id)
+                ));
+            }
+            (short(&id).to_string(), socket, tty, open_stdin)
+        }
+        Effect::Exec(id) => {
+            let shell = shell::shell_of(engine, &id).await;
+            let config = rdesk_engine::ExecConfig {
+                cmd: vec![shell.to_string()],
+                env: Vec::new(),
+                working_dir: None,
+                user: None,
+                tty: true,
+                attach_stdin: true,
+                detach: false,
+            };
+            let (_, socket) = engine.exec(&id, config).await.map_err(text)?;
+            (format!("{shell} in {}", short(&id)), socket, true, true)
+        }
+        Effect::StartAttached(id) => {
+            let (socket, tty, open_stdin) = match engine.start_container_attached(&id).await {
+                Ok((_, socket)) => {
+                    let (_, tty, stdin) = engine.attach_target(&id).await.map_err(text)?;
+                    (socket, tty, stdin)
+                }
+                Err(e) => return Err(text(e)),
+            };
+            (short(&id).to_string(), socket, tty, open_stdin)
+        }
+        _ => return Ok(String::new()),
+    };
+    term.suspend();
+    let mut out = std::io::stdout();
+    // A clean screen for the container, the way back said first.
+    let _ = crossterm::execute!(
+        out,
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All),
+        crossterm::cursor::MoveTo(0, 0)
+    );
+    let _ = write!(
+        out,
+        "rdesk: attached to {label}. ctrl-p ctrl-q detaches back to the workstation.\r\n"
+    );
+    let _ = out.flush();
+    let end = tokio::task::spawn_blocking(move || {
+        crate::attach_client::session(&socket, tty, stdin, &keys)
+    })
+    .await;
+    let resumed = term.resume(mouse);
+    let end = match end {
+        Ok(Ok(end)) => end,
+        Ok(Err(e)) => return Err(crate::cli::error_text(&e)),
+        Err(e) => return Err(e.to_string()),
+    };
+    resumed.map_err(|e| format!("cannot take the terminal back: {e}"))?;
+    Ok(match end {
+        crate::attach_client::AttachEnd::Detached => format!("detached from {label}"),
+        crate::attach_client::AttachEnd::Exited(code) => {
+            format!("{label}: exited with code {code}")
+        }
+        crate::attach_client::AttachEnd::Closed => format!("{label}: the connection closed"),
+    })
 }
 
 /// The terminal in raw mode on the alternate screen; restored on drop and on panic.
@@ -387,6 +727,30 @@ impl Term {
 
     fn restore(&mut self) {
         restore_terminal();
+    }
+
+    /// Gives the terminal back as the shell had it (for a handover).
+    fn suspend(&mut self) {
+        restore_terminal();
+    }
+
+    /// Takes it again after a handover; the next frame is drawn whole.
+    fn resume(&mut self, mouse: bool) -> std::io::Result<()> {
+        enable_raw_mode()?;
+        let mut out = std::io::stdout();
+        crossterm::execute!(out, EnterAlternateScreen, EnableBracketedPaste)?;
+        if mouse {
+            crossterm::execute!(out, EnableMouseCapture)?;
+        }
+        // A fresh terminal (its previous frame empty) on a cleared screen: the next frame is
+        // written whole. (`Terminal::clear` would ask the terminal for the cursor position,
+        // which needs the input reader the handover just stopped.)
+        crossterm::execute!(
+            out,
+            crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+        )?;
+        self.terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+        Ok(())
     }
 }
 

@@ -2,6 +2,7 @@
 //! behaviour behind the keys, driven with plain data: no engine, no terminal.
 
 use super::app::{App, Focus, Resource};
+use super::event::ContainerOp;
 use super::event::{Effect, Notification};
 use super::keymap::KeyMap;
 use super::popups::Popup;
@@ -12,9 +13,17 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use rdesk_engine::models::{
-    CreateImageInfo, HistoryResponseItem, ImageDeleteResponseItem, ImageSummary, ProgressDetail,
+    ContainerSummary, ContainerSummaryStateEnum as ContainerState, CreateImageInfo,
+    HistoryResponseItem, ImageDeleteResponseItem, ImageSummary, ProgressDetail,
 };
+use rdesk_widgets::LogLine;
 use serde_json::json;
+
+impl App {
+    fn app_ctrl_s(&mut self) {
+        self.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    }
+}
 
 const NOW: i64 = 1_700_000_000;
 const BUSYBOX: &str = "sha256:6d5d2b2c1a6e4b1b9c0f8a1d3e5f7a9b2c4d6e8f0a1b3c5d7e9f1a2b3c4d5e6f";
@@ -211,9 +220,307 @@ fn filter_highlights_and_narrows() {
 #[test]
 fn containers_tab_is_empty_with_a_note() {
     let mut a = loaded(three_images());
+    a.on_notification(Notification::ContainersLoaded(Ok(vec![])));
+    assert_eq!(a.resource, Resource::Images, "no containers: images stay");
     ch(&mut a, '1');
     assert_eq!(a.resource, Resource::Containers);
     insta::assert_snapshot!(render(&mut a, 120, 20));
+}
+
+// ---- containers ---------------------------------------------------------------------------
+
+const WEB: &str = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
+const JOB: &str = "deadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeef";
+const NEW: &str = "0123456789ab0123456789ab0123456789ab0123456789ab0123456789ab0123";
+
+fn container(
+    id: &str,
+    name: &str,
+    state: ContainerState,
+    status: &str,
+    ago: i64,
+) -> ContainerSummary {
+    ContainerSummary {
+        id: Some(id.into()),
+        names: Some(vec![format!("/{name}")]),
+        image: Some("busybox".into()),
+        command: Some("sh -c 'while true; do echo hi; sleep 1; done'".into()),
+        created: Some(NOW - ago),
+        state: Some(state),
+        status: Some(status.into()),
+        ..Default::default()
+    }
+}
+
+fn three_containers() -> Vec<ContainerSummary> {
+    vec![
+        container(WEB, "web", ContainerState::RUNNING, "Up 5 minutes", 600),
+        container(
+            JOB,
+            "job",
+            ContainerState::EXITED,
+            "Exited (1) 2 hours ago",
+            86_400,
+        ),
+        container(NEW, "fresh", ContainerState::CREATED, "Created", 30),
+    ]
+}
+
+fn with_containers(list: Vec<ContainerSummary>) -> App {
+    let mut a = loaded(three_images());
+    a.on_notification(Notification::ContainersLoaded(Ok(list)));
+    a.take_effects();
+    a
+}
+
+fn container_doc() -> serde_json::Value {
+    json!({
+        "Id": WEB, "Name": "/web", "Image": "sha256:6d5d",
+        "State": {"Status": "running", "Running": true, "Pid": 4242,
+                  "StartedAt": "2023-11-14T22:03:20Z", "FinishedAt": "0001-01-01T00:00:00Z"},
+        "Config": {"Tty": false, "OpenStdin": false, "Env": ["PATH=/usr/bin:/bin", "MODE=demo"],
+                   "Cmd": ["sh", "-c", "while true; do echo hi; sleep 1; done"], "WorkingDir": ""},
+        "HostConfig": {"Runtime": "rdesk"},
+        "Mounts": []
+    })
+}
+
+#[test]
+fn containers_are_the_default_tab_once_they_exist() {
+    let mut a = with_containers(three_containers());
+    assert_eq!(a.resource, Resource::Containers);
+    insta::assert_snapshot!("three_containers_80x24", render(&mut a, 80, 24));
+    insta::assert_snapshot!("three_containers_200x50", render(&mut a, 200, 50));
+    // Newest first, as `docker ps -a`.
+    assert_eq!(a.containers.selected().unwrap().name, "fresh");
+}
+
+#[test]
+fn containers_empty_engine_and_long_names() {
+    let mut a = app();
+    a.on_notification(Notification::ImagesLoaded(Ok(vec![])));
+    a.on_notification(Notification::ContainersLoaded(Ok(vec![])));
+    ch(&mut a, '1');
+    insta::assert_snapshot!("containers_empty_80x24", render(&mut a, 80, 24));
+    let long = "a-container-name-far-longer-than-any-column-could-ever-hold-in-eighty-columns";
+    let mut c = container(WEB, long, ContainerState::RUNNING, "Up 2 seconds", 2);
+    c.image = Some("registry.example.com:5000/team/very/long/image/name:with-a-long-tag".into());
+    let mut a = with_containers(vec![c]);
+    insta::assert_snapshot!("containers_long_names_80x24", render(&mut a, 80, 24));
+}
+
+#[test]
+fn container_filter_keeps_the_selection_across_reloads() {
+    let mut a = with_containers(three_containers());
+    ch(&mut a, 'j');
+    assert_eq!(a.containers.selected().unwrap().name, "web");
+    // A reload with a new container keeps "web" selected.
+    let mut list = three_containers();
+    list.push(container(
+        "9999999999999999999999999999999999999999999999999999999999999999",
+        "newer",
+        ContainerState::RUNNING,
+        "Up 1 second",
+        1,
+    ));
+    a.on_notification(Notification::ContainersLoaded(Ok(list)));
+    assert_eq!(a.containers.selected().unwrap().name, "web");
+    ch(&mut a, '/');
+    typ(&mut a, "exit");
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.containers.visible.len(), 1);
+    assert_eq!(a.containers.selected().unwrap().name, "job");
+    insta::assert_snapshot!("containers_filtered", render(&mut a, 100, 16));
+    press(&mut a, KeyCode::Esc);
+    assert_eq!(a.containers.visible.len(), 4);
+}
+
+#[test]
+fn container_actions_become_effects() {
+    let mut a = with_containers(three_containers());
+    ch(&mut a, 'j'); // web, running
+    a.take_effects(); // its inspect document, for the Info tab
+    ch(&mut a, 's');
+    assert!(matches!(
+        a.take_effects().as_slice(),
+        [Effect::Container { op: ContainerOp::Stop, id, .. }] if id == WEB
+    ));
+    ch(&mut a, 'R');
+    assert!(matches!(
+        a.take_effects().as_slice(),
+        [Effect::Container {
+            op: ContainerOp::Restart,
+            ..
+        }]
+    ));
+    ch(&mut a, 'y');
+    assert_eq!(a.take_effects(), vec![Effect::Copy(WEB.into())]);
+    ch(&mut a, 'e');
+    assert_eq!(a.take_effects(), vec![Effect::Exec(WEB.into())]);
+    ch(&mut a, 'a');
+    assert_eq!(a.take_effects(), vec![Effect::Attach(WEB.into())]);
+    ch(&mut a, 'j'); // job, exited
+    a.take_effects();
+    ch(&mut a, 's');
+    assert!(matches!(
+        a.take_effects().as_slice(),
+        [Effect::Container { op: ContainerOp::Start, id, .. }] if id == JOB
+    ));
+    ch(&mut a, 'e');
+    assert!(
+        a.take_effects().is_empty(),
+        "no exec into a stopped container"
+    );
+    assert!(a.status.as_ref().unwrap().text.contains("not running"));
+}
+
+#[test]
+fn delete_running_container_asks_to_force() {
+    let mut a = with_containers(three_containers());
+    ch(&mut a, 'j');
+    a.take_effects();
+    ch(&mut a, 'd');
+    insta::assert_snapshot!("delete_running_container", render(&mut a, 80, 24));
+    ch(&mut a, 'y');
+    assert!(matches!(
+        a.take_effects().as_slice(),
+        [Effect::Container {
+            op: ContainerOp::Remove { force: true },
+            ..
+        }]
+    ));
+    ch(&mut a, 'j');
+    a.take_effects();
+    ch(&mut a, 'd');
+    insta::assert_snapshot!("delete_stopped_container", render(&mut a, 80, 24));
+    ch(&mut a, 'n');
+    assert!(a.popups.is_empty());
+    assert!(a.take_effects().is_empty());
+}
+
+#[test]
+fn prune_lists_the_stopped_containers() {
+    let mut a = with_containers(three_containers());
+    ch(&mut a, 'P');
+    insta::assert_snapshot!("prune_containers", render(&mut a, 80, 24));
+    press(&mut a, KeyCode::Enter);
+    match a.take_effects().as_slice() {
+        [Effect::PruneContainers(list)] => {
+            let names: Vec<_> = list.iter().map(|(_, n)| n.as_str()).collect();
+            assert_eq!(names, ["fresh", "job"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn container_detail_tabs() {
+    let mut a = with_containers(three_containers());
+    ch(&mut a, 'j');
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::LoadContainerInspect(WEB.into())]
+    );
+    a.on_notification(Notification::InspectLoaded {
+        id: WEB.into(),
+        result: Ok(container_doc()),
+    });
+    insta::assert_snapshot!("container_info", render(&mut a, 100, 30));
+    press(&mut a, KeyCode::Tab);
+    insta::assert_snapshot!("container_inspect", render(&mut a, 100, 30));
+    press(&mut a, KeyCode::Tab); // logs
+    assert_eq!(a.take_effects(), vec![Effect::FollowLogs(Some(WEB.into()))]);
+    press(&mut a, KeyCode::Tab); // stats: the log follower stops, the sampler starts
+    assert_eq!(
+        a.take_effects(),
+        vec![
+            Effect::FollowLogs(None),
+            Effect::SampleStats(Some(WEB.into()))
+        ]
+    );
+    for (i, cpu) in [0u64, 20_000_000, 60_000_000, 70_000_000]
+        .iter()
+        .enumerate()
+    {
+        let sample: rdesk_engine::models::ContainerStatsResponse = serde_json::from_value(json!({
+            "id": WEB, "name": "/web",
+            "cpu_stats": {"cpu_usage": {"total_usage": cpu}, "system_cpu_usage": (i as u64 + 1) * 100_000_000, "online_cpus": 2},
+            "memory_stats": {"usage": 1_048_576 * (i as u64 + 1), "limit": 64 * 1_048_576},
+            "pids_stats": {"current": 3}
+        }))
+        .unwrap();
+        a.on_notification(Notification::Stats {
+            id: WEB.into(),
+            result: Ok(Box::new(sample)),
+        });
+    }
+    insta::assert_snapshot!("container_stats", render(&mut a, 100, 30));
+    press(&mut a, KeyCode::Tab); // mounts
+    assert_eq!(a.take_effects(), vec![Effect::SampleStats(None)]);
+    insta::assert_snapshot!("container_mounts_empty", render(&mut a, 100, 30));
+}
+
+#[test]
+fn logs_view_follows_searches_and_toggles() {
+    let mut a = with_containers(three_containers());
+    ch(&mut a, 'j');
+    a.take_effects();
+    ch(&mut a, 'l');
+    assert_eq!(a.detail.tab, DetailTab::Logs);
+    assert_eq!(a.take_effects(), vec![Effect::FollowLogs(Some(WEB.into()))]);
+    let lines = |from: usize, n: usize| -> Vec<LogLine> {
+        (from..from + n)
+            .map(|i| {
+                LogLine::new(
+                    &format!("2023-11-14T22:{:02}:00.000Z", i % 60),
+                    &format!("request {i} served\n"),
+                    i % 5 == 4,
+                )
+            })
+            .collect()
+    };
+    a.on_notification(Notification::LogLines {
+        id: WEB.into(),
+        lines: lines(0, 40),
+        reset: true,
+    });
+    insta::assert_snapshot!("logs_following", render(&mut a, 100, 30));
+    ch(&mut a, '/');
+    typ(&mut a, "request 12");
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.log_mut().unwrap().current_match(), Some(13));
+    ch(&mut a, 'n');
+    assert_eq!(
+        a.log_mut().unwrap().current_match(),
+        Some(13),
+        "the only match"
+    );
+    ch(&mut a, 't');
+    insta::assert_snapshot!("logs_search_timestamps", render(&mut a, 100, 30));
+    // Paused by the search: new lines do not move the view.
+    a.on_notification(Notification::LogLines {
+        id: WEB.into(),
+        lines: lines(40, 5),
+        reset: false,
+    });
+    assert!(!a.log_mut().unwrap().following());
+    ch(&mut a, 'f');
+    assert!(a.log_mut().unwrap().following());
+    ch(&mut a, '>');
+    insta::assert_snapshot!("logs_scrolled_right", render(&mut a, 100, 30));
+    ch(&mut a, '<');
+    ch(&mut a, 'w');
+    assert!(a.log_mut().unwrap().wrap);
+    a.app_ctrl_s();
+    match a.take_effects().as_slice() {
+        [Effect::SaveLogs { path, text }] => {
+            assert!(path.to_string_lossy().starts_with("web-"));
+            assert_eq!(text.lines().count(), 45);
+            assert!(text.starts_with("2023-11-14T22:00:00.000Z request 0 served\n"));
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -642,6 +949,46 @@ fn tiny_terminals_never_panic() {
             typ(a, "busybox-and-more-text-than-fits");
         }),
         ("command", |a| ch(a, ':')),
+        ("containers", |a| {
+            a.on_notification(Notification::ContainersLoaded(Ok(three_containers())));
+        }),
+        ("container logs", |a| {
+            a.on_notification(Notification::ContainersLoaded(Ok(three_containers())));
+            ch(a, 'l');
+            let id = a.containers.selected().unwrap().id.clone();
+            a.on_notification(Notification::LogLines {
+                id,
+                lines: vec![LogLine::new("t", &"x".repeat(500), false)],
+                reset: true,
+            });
+            ch(a, 'w');
+        }),
+        ("container stats", |a| {
+            a.on_notification(Notification::ContainersLoaded(Ok(three_containers())));
+            ch(a, 'j');
+            press(a, KeyCode::Enter);
+            for _ in 0..3 {
+                press(a, KeyCode::Tab);
+            }
+        }),
+        ("container delete", |a| {
+            a.on_notification(Notification::ContainersLoaded(Ok(three_containers())));
+            ch(a, 'd');
+        }),
+        ("run form", |a| {
+            ch(a, 'r');
+            typ(a, "busybox");
+        }),
+        ("terminal pane", |a| {
+            a.on_notification(Notification::ContainersLoaded(Ok(three_containers())));
+            ch(a, 'j');
+            ch(a, 'E');
+            a.on_notification(Notification::TermOutput {
+                id: WEB.into(),
+                bytes: b"/ # ls\r\nbin  dev  etc\r\n/ # ".to_vec(),
+            });
+            ctrl(a, 'o');
+        }),
     ];
     for (name, setup) in states {
         for (w, h) in [
@@ -671,4 +1018,175 @@ fn tiny_terminals_never_panic() {
             assert!(r.is_ok(), "{name} at {w}x{h} panicked after keys");
         }
     }
+}
+
+#[test]
+fn run_form_builds_the_run_and_explains_what_is_missing() {
+    let mut a = with_containers(three_containers());
+    ch(&mut a, 'r');
+    insta::assert_snapshot!("run_form_empty_80x24", render(&mut a, 80, 24));
+    press(&mut a, KeyCode::Enter);
+    assert!(a.take_effects().is_empty(), "no image: nothing runs");
+    typ(&mut a, "busybox");
+    press(&mut a, KeyCode::Tab);
+    typ(&mut a, "web");
+    press(&mut a, KeyCode::Tab);
+    typ(&mut a, "sh -c 'echo hi; sleep 100'");
+    press(&mut a, KeyCode::Tab);
+    typ(&mut a, "MODE=demo");
+    press(&mut a, KeyCode::Tab);
+    typ(&mut a, "8080:80");
+    press(&mut a, KeyCode::Enter);
+    assert!(a.take_effects().is_empty());
+    insta::assert_snapshot!(
+        "run_form_ports_not_supported_200x50",
+        render(&mut a, 200, 50)
+    );
+    // Clear the ports; detached.
+    for _ in 0.."8080:80".len() {
+        press(&mut a, KeyCode::Backspace);
+    }
+    for _ in 0..3 {
+        press(&mut a, KeyCode::Tab);
+    }
+    ch(&mut a, ' ');
+    press(&mut a, KeyCode::Tab);
+    ch(&mut a, ' ');
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::Run(
+            [
+                "-d",
+                "--rm",
+                "--name",
+                "web",
+                "-e",
+                "MODE=demo",
+                "busybox",
+                "sh",
+                "-c",
+                "echo hi; sleep 100"
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        )]
+    );
+    assert!(a.popups.is_empty());
+    // The new container is selected once the list has it.
+    a.on_notification(Notification::RunDone(Ok(JOB.into())));
+    assert_eq!(a.take_effects(), vec![Effect::LoadContainers]);
+    a.on_notification(Notification::ContainersLoaded(Ok(three_containers())));
+    assert_eq!(a.containers.selected().unwrap().name, "job");
+}
+
+#[test]
+fn command_bar_run_fills_the_form_or_runs() {
+    let mut a = with_containers(three_containers());
+    ch(&mut a, ':');
+    typ(&mut a, "run busybox sh");
+    press(&mut a, KeyCode::Enter);
+    match a.popups.last() {
+        Some(Popup::Run(form)) => assert_eq!(form.args().unwrap(), ["-i", "-t", "busybox", "sh"]),
+        _ => panic!("the form opens"),
+    }
+    press(&mut a, KeyCode::Enter);
+    // Interactive: the run creates, then the runner hands the terminal over.
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::Run(vec![
+            "-i".into(),
+            "-t".into(),
+            "busybox".into(),
+            "sh".into()
+        ])]
+    );
+    a.on_notification(Notification::RunCreated(WEB.into()));
+    assert_eq!(a.take_effects(), vec![Effect::StartAttached(WEB.into())]);
+    ch(&mut a, ':');
+    typ(&mut a, "run --bogus busybox");
+    press(&mut a, KeyCode::Enter);
+    insta::assert_snapshot!("run_command_error", render(&mut a, 80, 24));
+}
+
+#[test]
+fn log_search_next_moves_through_matches() {
+    let mut a = with_containers(three_containers());
+    ch(&mut a, 'j');
+    a.take_effects();
+    ch(&mut a, 'l');
+    a.on_notification(Notification::LogLines {
+        id: WEB.into(),
+        lines: (0..160)
+            .map(|i| LogLine::new("t", &format!("line {i}\n"), false))
+            .collect(),
+        reset: true,
+    });
+    render(&mut a, 120, 40);
+    ch(&mut a, '/');
+    typ(&mut a, "line 5");
+    press(&mut a, KeyCode::Enter);
+    render(&mut a, 120, 40);
+    assert_eq!(a.log_mut().unwrap().current_match(), Some(6));
+    ch(&mut a, 'n');
+    render(&mut a, 120, 40);
+    assert_eq!(a.log_mut().unwrap().current_match(), Some(51));
+    ch(&mut a, 'N');
+    assert_eq!(a.log_mut().unwrap().current_match(), Some(6));
+}
+
+#[test]
+fn terminal_pane_beside_the_list() {
+    let mut a = with_containers(three_containers());
+    ch(&mut a, 'j');
+    a.take_effects();
+    ch(&mut a, 'E');
+    assert!(matches!(
+        a.take_effects().as_slice(),
+        [Effect::TermOpen { id, .. }] if id == WEB
+    ));
+    // Drawing gives the pane its real size, which the shell is told.
+    render(&mut a, 120, 30);
+    let (rows, cols) = a.term_resized.take().expect("the pane's size");
+    assert_eq!((rows, cols), (25, 58));
+    a.on_notification(Notification::TermOutput {
+        id: WEB.into(),
+        bytes: b"/ # echo hi\r\nhi\r\n/ # ".to_vec(),
+    });
+    insta::assert_snapshot!("terminal_pane_focused", render(&mut a, 120, 30));
+    // Keys go to the shell, ctrl-c included; ctrl-o leaves.
+    typ(&mut a, "ls");
+    ctrl(&mut a, 'c');
+    press(&mut a, KeyCode::Up);
+    assert_eq!(
+        a.take_effects(),
+        vec![
+            Effect::TermInput(b"l".to_vec()),
+            Effect::TermInput(b"s".to_vec()),
+            Effect::TermInput(vec![3]),
+            Effect::TermInput(b"\x1b[A".to_vec()),
+        ]
+    );
+    assert!(!a.quit);
+    ctrl(&mut a, 'o');
+    assert_eq!(a.context(), super::action::Context::Table);
+    ch(&mut a, 'k');
+    assert_eq!(a.containers.selected().unwrap().name, "fresh");
+    ch(&mut a, 'j');
+    a.take_effects();
+    ch(&mut a, 'E');
+    assert!(
+        a.take_effects().is_empty(),
+        "the same container's pane is focused again"
+    );
+    assert_eq!(a.context(), super::action::Context::Terminal);
+    a.on_notification(Notification::TermEnded {
+        id: WEB.into(),
+        how: "exited with code 0".into(),
+    });
+    insta::assert_snapshot!("terminal_pane_ended", render(&mut a, 120, 30));
+    ctrl(&mut a, 'o');
+    assert!(a.term.is_none());
+    assert_eq!(a.take_effects(), vec![Effect::TermClose]);
 }

@@ -4,8 +4,11 @@
 //! Where inotify is unavailable (some network filesystems, exhausted watch limits) it
 //! falls back to comparing the file's mtime every `[tui] refresh_ms`.
 //!
-//! When the engine grows its event journal (DESIGN.md: an append-only file in the run dir),
-//! this watches that file instead and forwards the events.
+//! Containers change through the engine's event journal (`<runroot>/events.log`, one JSON
+//! line per event, appended by every rdesk process and by the monitors): `watch_journal`
+//! wakes on inotify when it grows, reads the new events from its offset and reports
+//! `ContainersChanged` when one is about a container. Images keep the `images.json` watch
+//! (their index is the source of truth and is replaced atomically).
 
 use super::event::Notification;
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
@@ -73,6 +76,72 @@ async fn watch_inotify(root: &Path, tx: &UnboundedSender<Notification>) -> io::R
                 }
             }
             Ok(Err(e)) => return Err(e),
+            Err(_would_block) => continue,
+        }
+    }
+}
+
+/// Follows the event journal until the app's channel closes.
+pub async fn watch_journal(
+    engine: rdesk_engine::Engine,
+    tx: UnboundedSender<Notification>,
+    fallback: Duration,
+) {
+    let runroot = engine.store().runroot().to_path_buf();
+    let mut offset = engine.events_end();
+    let wake = |offset: &mut u64| -> bool {
+        let (events, next) = engine.events_from(*offset);
+        *offset = next;
+        events.iter().any(|e| e.typ == "container")
+    };
+    let watched = (|| -> io::Result<AsyncFd<Fd>> {
+        let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
+        ino.add_watch(
+            &runroot,
+            AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO,
+        )?;
+        // SAFETY: as in `watch_inotify`: `Fd` owns the descriptor it returns.
+        Ok(unsafe { AsyncFd::register_with_interest(Fd(ino), Interest::READABLE) }?)
+    })();
+    let fd = match watched {
+        Ok(fd) => fd,
+        Err(_) => {
+            // No inotify: look at the journal every `fallback`.
+            let mut tick = tokio::time::interval(fallback.max(Duration::from_millis(100)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = tx.closed() => return,
+                }
+                if wake(&mut offset) && tx.send(Notification::ContainersChanged).is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    // Anything that happened between reading the end and the watch.
+    if wake(&mut offset) && tx.send(Notification::ContainersChanged).is_err() {
+        return;
+    }
+    loop {
+        let mut guard = tokio::select! {
+            g = fd.readable() => match g { Ok(g) => g, Err(_) => return },
+            _ = tx.closed() => return,
+        };
+        match guard.try_io(|inner| inner.get_ref().0.read_events().map_err(io::Error::from)) {
+            Ok(Ok(events)) => {
+                let journal = events.iter().any(|e| {
+                    e.name
+                        .as_deref()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("events.log"))
+                });
+                if journal && wake(&mut offset) && tx.send(Notification::ContainersChanged).is_err()
+                {
+                    return;
+                }
+            }
+            Ok(Err(_)) => return,
             Err(_would_block) => continue,
         }
     }

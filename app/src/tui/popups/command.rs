@@ -7,13 +7,22 @@ use super::super::app::Resource;
 pub enum Command {
     /// `pull` alone opens the reference input.
     Pull(Option<String>),
+    /// `run`: words after it (`IMAGE [COMMAND]` fills the form; flags first run directly).
+    Run(Vec<String>),
     Show(Resource),
     Help,
     Quit,
 }
 
+/// The help's lines for the command bar.
+pub const HELP: [&str; 3] = [
+    "run [IMAGE [CMD]]   the run form, filled in",
+    "run -d|-it ARGS     run at once, as `rdesk run ARGS`",
+    "pull [REF] · images · containers (ps) · volumes · networks · help · quit (q)",
+];
+
 pub const USAGE: &str =
-    "commands: pull [REF], images, containers, volumes, networks, help, quit (q)";
+    "commands: run [IMAGE [CMD]] (form) or run -d|-it ... (as `rdesk run`), pull [REF], images, containers (ps), volumes, networks, help, quit (q)";
 
 /// `Ok(None)` for an empty line.
 pub fn parse(line: &str) -> Result<Option<Command>, String> {
@@ -41,9 +50,9 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         "networks" | "network" | "net" => no_args(Command::Show(Resource::Networks)),
         "help" | "?" => no_args(Command::Help),
         "q" | "q!" | "quit" | "exit" => no_args(Command::Quit),
-        "run" | "exec" | "attach" | "logs" | "start" | "stop" | "restart" => Err(format!(
-            ":{verb} needs containers, which this engine does not run yet"
-        )),
+        "run" => super::run::split_words(line.trim_start().trim_start_matches("run"))
+            .map(|w| Some(Command::Run(w)))
+            .map_err(|e| format!(":run: {e}")),
         other => Err(format!("unknown command :{other}; {USAGE}")),
     }
 }
@@ -65,7 +74,15 @@ mod tests {
         assert_eq!(parse("q"), Ok(Some(Command::Quit)));
         assert!(parse("images x").is_err());
         assert!(parse("pull a b").is_err());
-        assert!(parse("run busybox sh").unwrap_err().contains("containers"));
+        assert_eq!(
+            parse("run busybox sh -c 'echo hi'"),
+            Ok(Some(Command::Run(vec![
+                "busybox".into(),
+                "sh".into(),
+                "-c".into(),
+                "echo hi".into()
+            ])))
+        );
         assert!(parse("frob").unwrap_err().contains("unknown command"));
     }
 }

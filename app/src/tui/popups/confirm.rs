@@ -3,6 +3,7 @@
 use super::super::action::Action;
 use super::super::app::App;
 use super::super::views::age;
+use super::super::views::containers::ContainerRow;
 use super::super::views::images::{short_id, ImageRow};
 use super::{centered, frame, hint_line, wrapped_height};
 use crate::cli::format::human_size;
@@ -18,6 +19,13 @@ pub enum Pending {
     /// `rmi` of a tag, or of an ID for an untagged image.
     Remove(String),
     Prune,
+    RemoveContainer {
+        id: String,
+        name: String,
+        force: bool,
+    },
+    /// (ID, name) of the stopped containers the dialog listed.
+    PruneContainers(Vec<(String, String)>),
     Quit,
 }
 
@@ -93,6 +101,60 @@ impl ConfirmState {
                 human_size(total as f64)
             ),
             pending: Pending::Prune,
+        }
+    }
+
+    /// `rm`; a running container needs force (`rm -f`: killed, then removed), and the
+    /// dialog says so.
+    pub fn delete_container(c: &ContainerRow) -> Self {
+        let item = format!("remove  {}  {}  {}", c.short_id(), c.name, c.status);
+        if c.running() {
+            return ConfirmState {
+                title: "Force-remove running container?".into(),
+                items: vec![item],
+                summary: format!(
+                    "{} is running: yes kills it (SIGKILL), then removes it and its writable layer.",
+                    c.name
+                ),
+                pending: Pending::RemoveContainer {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    force: true,
+                },
+            };
+        }
+        ConfirmState {
+            title: "Remove container?".into(),
+            items: vec![item],
+            summary: "Its writable layer and its log go with it; the image stays.".into(),
+            pending: Pending::RemoveContainer {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                force: false,
+            },
+        }
+    }
+
+    /// `container prune`: every container that is not running.
+    pub fn prune_containers(stopped: &[ContainerRow]) -> Self {
+        ConfirmState {
+            title: format!(
+                "Remove {} stopped container{}?",
+                stopped.len(),
+                if stopped.len() == 1 { "" } else { "s" }
+            ),
+            items: stopped
+                .iter()
+                .map(|c| format!("remove  {}  {}  {}", c.short_id(), c.name, c.status))
+                .collect(),
+            summary: "Their writable layers and logs go; running containers and images stay."
+                .into(),
+            pending: Pending::PruneContainers(
+                stopped
+                    .iter()
+                    .map(|c| (c.id.clone(), c.name.clone()))
+                    .collect(),
+            ),
         }
     }
 

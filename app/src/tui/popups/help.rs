@@ -3,7 +3,7 @@
 
 use super::super::action::{Action, Group, ACTIONS};
 use super::super::app::App;
-use super::command::USAGE;
+use super::command::HELP;
 use super::{centered, frame, hint_line};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -28,8 +28,11 @@ fn lines(app: &App) -> Vec<Line<'static>> {
     for group in [
         Group::Navigation,
         Group::General,
+        Group::Resources,
+        Group::Containers,
         Group::Images,
         Group::Inspect,
+        Group::Logs,
         Group::Dialogs,
     ] {
         if !out.is_empty() {
@@ -48,10 +51,16 @@ fn lines(app: &App) -> Vec<Line<'static>> {
     }
     out.push(Line::raw(""));
     out.push(Line::from(Span::styled("Command bar (:)", st.header)));
-    out.push(Line::from(Span::styled(format!("  {USAGE}"), st.text)));
+    for l in HELP {
+        out.push(Line::from(Span::styled(format!("  {l}"), st.text)));
+    }
     out.push(Line::raw(""));
     out.push(Line::from(Span::styled(
-        "Keys are set in [tui.keys] of ~/.config/rdesk/config.toml (see assets/config.toml).",
+        "Keys are set in [tui.keys] of ~/.config/rdesk/config.toml",
+        st.dim,
+    )));
+    out.push(Line::from(Span::styled(
+        "(every action and its default keys: assets/config.toml).",
         st.dim,
     )));
     out

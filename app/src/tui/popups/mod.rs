@@ -6,6 +6,7 @@ pub mod confirm;
 pub mod error;
 pub mod help;
 pub mod pull;
+pub mod run;
 
 use super::app::App;
 use ratatui::layout::Rect;
@@ -20,6 +21,7 @@ pub enum Popup {
     Pull,
     Confirm(confirm::ConfirmState),
     Error(error::ErrorState),
+    Run(Box<run::RunForm>),
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
@@ -29,6 +31,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
             Popup::Pull => pull::draw(f, area, app),
             Popup::Confirm(c) => confirm::draw(f, area, app, c),
             Popup::Error(e) => error::draw(f, area, app, e),
+            Popup::Run(form) => run::draw(f, area, app, form),
         }
     }
 }

@@ -10,9 +10,11 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
-use rdesk_engine::models::HistoryResponseItem;
+use rdesk_engine::models::{ContainerStatsResponse, HistoryResponseItem};
 use rdesk_widgets::text::truncate;
-use rdesk_widgets::{HistoryRow, JsonTree, JsonTreeState, LayerHistory, LayerHistoryState};
+use rdesk_widgets::{
+    HistoryRow, JsonTree, JsonTreeState, LayerHistory, LayerHistoryState, LogViewState,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DetailTab {
@@ -20,24 +22,40 @@ pub enum DetailTab {
     Info,
     Inspect,
     History,
+    Logs,
+    Stats,
+    Mounts,
 }
 
 impl DetailTab {
-    pub const ALL: [DetailTab; 3] = [DetailTab::Info, DetailTab::Inspect, DetailTab::History];
+    /// The tabs a resource's detail pane has, in order.
+    pub fn tabs(r: Resource) -> &'static [DetailTab] {
+        use DetailTab::*;
+        match r {
+            Resource::Images => &[Info, Inspect, History],
+            Resource::Containers => &[Info, Inspect, Logs, Stats, Mounts],
+            _ => &[Info],
+        }
+    }
     pub fn title(self) -> &'static str {
         match self {
             DetailTab::Info => "Info",
             DetailTab::Inspect => "Inspect",
             DetailTab::History => "History",
+            DetailTab::Logs => "Logs",
+            DetailTab::Stats => "Stats",
+            DetailTab::Mounts => "Mounts",
         }
     }
-    pub fn next(self) -> DetailTab {
-        let i = DetailTab::ALL.iter().position(|t| *t == self).unwrap_or(0);
-        DetailTab::ALL[(i + 1) % 3]
+    pub fn next(self, r: Resource) -> DetailTab {
+        let tabs = Self::tabs(r);
+        let i = tabs.iter().position(|t| *t == self).unwrap_or(0);
+        tabs[(i + 1) % tabs.len()]
     }
-    pub fn prev(self) -> DetailTab {
-        let i = DetailTab::ALL.iter().position(|t| *t == self).unwrap_or(0);
-        DetailTab::ALL[(i + 2) % 3]
+    pub fn prev(self, r: Resource) -> DetailTab {
+        let tabs = Self::tabs(r);
+        let i = tabs.iter().position(|t| *t == self).unwrap_or(0);
+        tabs[(i + tabs.len() - 1) % tabs.len()]
     }
 }
 
@@ -58,6 +76,48 @@ pub struct DetailState {
     pub inspect: Option<(String, Load<JsonTreeState>)>,
     /// The image list changed since the inspect document was read (tags may differ).
     pub inspect_stale: bool,
+    /// Container ID and its log.
+    pub logs: Option<(String, LogViewState)>,
+    /// Container ID and its samples.
+    pub stats: Option<(String, StatsState)>,
+}
+
+/// Samples of one container: CPU % and memory for the sparklines, the last one in full.
+#[derive(Debug, Default)]
+pub struct StatsState {
+    /// CPU in hundredths of a percent, oldest first.
+    pub cpu: Vec<u64>,
+    /// Memory in bytes, oldest first.
+    pub mem: Vec<u64>,
+    pub last: Option<ContainerStatsResponse>,
+    pub cpu_now: f64,
+    pub error: Option<String>,
+}
+
+/// Samples kept (a wide terminal's worth).
+const STATS_KEEP: usize = 300;
+
+impl StatsState {
+    pub fn push(&mut self, s: ContainerStatsResponse) {
+        let cpu = self
+            .last
+            .as_ref()
+            .map(|prev| crate::cli::monitor::cpu_percent(prev, &s))
+            .unwrap_or(0.0);
+        if self.last.is_some() {
+            self.cpu.push((cpu * 100.0).round() as u64);
+        }
+        self.cpu_now = cpu;
+        let mem = s.memory_stats.as_ref().and_then(|m| m.usage).unwrap_or(0);
+        self.mem.push(mem);
+        for v in [&mut self.cpu, &mut self.mem] {
+            if v.len() > STATS_KEEP {
+                v.drain(..v.len() - STATS_KEEP);
+            }
+        }
+        self.last = Some(s);
+        self.error = None;
+    }
 }
 
 impl DetailState {
@@ -138,7 +198,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     let mut title = vec![Span::raw(" ")];
     app.areas.detail_tabs.clear();
     let mut x = area.x + 2;
-    for (i, t) in DetailTab::ALL.iter().enumerate() {
+    for (i, t) in DetailTab::tabs(app.resource).iter().enumerate() {
         if i > 0 {
             title.push(Span::styled(" │ ", st.border));
             x += 3;
@@ -168,13 +228,19 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     } else {
         None
     };
+    let container = if app.resource == Resource::Containers {
+        app.containers.selected().cloned()
+    } else {
+        None
+    };
     let mut block = pane(app, Line::from(title), focused);
-    if let Some(row) = &selected {
-        let name = if row.dangling {
-            super::images::short_id(&row.id)
-        } else {
-            row.reference.clone()
-        };
+    let name = match (&selected, &container) {
+        (Some(row), _) if row.dangling => Some(super::images::short_id(&row.id)),
+        (Some(row), _) => Some(row.reference.clone()),
+        (_, Some(c)) => Some(c.name.clone()),
+        _ => None,
+    };
+    if let Some(name) = name {
         let room = area.width.saturating_sub(left_w + 4) as usize;
         if room > 4 {
             let name = truncate(&name, room - 2);
@@ -192,12 +258,20 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
             inner,
         )
     };
+    if let Some(c) = container {
+        super::container_detail::draw(f, inner, app, &c);
+        return;
+    }
     let Some(row) = selected else {
         let what = match app.resource {
             Resource::Images if app.images.loaded && app.images.rows.is_empty() => {
                 "Pulled images are listed above; their details show here."
             }
             Resource::Images => "Select an image to see its details.",
+            Resource::Containers if app.containers.loaded && app.containers.rows.is_empty() => {
+                "Containers are listed above; their details, logs and stats show here."
+            }
+            Resource::Containers => "Select a container to see its details.",
             _ => "Details of the selected row show here.",
         };
         note(f, what.to_string());
@@ -251,6 +325,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
                 f.render_stateful_widget(JsonTree::new(&st).focused(focused), inner, tree);
             }
         },
+        DetailTab::Logs | DetailTab::Stats | DetailTab::Mounts => {}
         DetailTab::History => match app.detail.history_mut() {
             None | Some(Load::Loading) => note(f, "Loading…".into()),
             Some(Load::Failed(e)) => note(f, format!("Cannot read the history: {e}")),
@@ -263,7 +338,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
 
 /// `Label      value`, the value cut into rows of the width left (IDs and digests have no
 /// spaces to wrap at), continuation rows indented under it.
-fn kv_lines(
+pub fn kv_lines(
     out: &mut Vec<Line<'static>>,
     label: &str,
     value: &str,

@@ -44,14 +44,37 @@ pub fn draw_header(f: &mut Frame, area: Rect, app: &App) {
     } else {
         "images …".to_string()
     };
-    let left = Line::from(vec![
+    let containers = if app.containers.loaded {
+        let n = app.containers.rows.len();
+        format!(
+            "{n} container{}, {} running",
+            if n == 1 { "" } else { "s" },
+            app.containers.running()
+        )
+    } else {
+        "containers …".to_string()
+    };
+    let mut spans = vec![
         Span::styled(concat!(" rdesk ", env!("CARGO_PKG_VERSION")), st.title),
         sep.clone(),
         Span::styled("store ", st.dim),
         Span::styled(app.store_path.clone(), st.text),
-        sep,
+        sep.clone(),
+        Span::styled(containers, st.text),
+        sep.clone(),
         Span::styled(images, st.text),
-    ]);
+        sep.clone(),
+        Span::styled("runtime ", st.dim),
+        Span::styled(app.runtime.clone(), st.text),
+    ];
+    if !app.cgroups.is_empty() {
+        spans.extend([
+            sep,
+            Span::styled("cgroups ", st.dim),
+            Span::styled(app.cgroups.clone(), st.text),
+        ]);
+    }
+    let left = Line::from(spans);
     let l = Rect {
         width: area.width - rw,
         ..area
@@ -67,6 +90,8 @@ pub fn draw_tabs(f: &mut Frame, area: Rect, app: &mut App) {
         let count = match r {
             Resource::Images if app.images.loaded => app.images.rows.len().to_string(),
             Resource::Images => "…".into(),
+            Resource::Containers if app.containers.loaded => app.containers.rows.len().to_string(),
+            Resource::Containers => "…".into(),
             _ => "-".into(),
         };
         let text = format!(" {} {} {} ", i + 1, r.title(), count);

@@ -129,6 +129,7 @@ impl ImagesView {
                 human_size(s.size as f64),
             ],
             dim: r.dangling,
+            tone: None,
         }
     }
 

@@ -15,6 +15,7 @@ pub fn hints(app: &App) -> Vec<(Action, &'static str)> {
     use Action::*;
     match app.context() {
         Context::Input => vec![(Select, "ok"), (Back, "cancel")],
+        Context::Terminal => vec![(LeaveTerminal, "leave the pane; other keys go to the shell")],
         Context::Confirm => vec![(Confirm, "yes"), (Cancel, "no")],
         Context::Popup => match app.popups.last() {
             Some(Popup::Help(_)) => vec![(Down, "scroll"), (Back, "close")],
@@ -23,7 +24,17 @@ pub fn hints(app: &App) -> Vec<(Action, &'static str)> {
         },
         Context::Detail => {
             let mut v = vec![(Back, "back"), (NextTab, "next tab")];
-            if app.detail.tab == DetailTab::Inspect {
+            if app.detail.tab == DetailTab::Logs && app.resource == Resource::Containers {
+                v.extend([
+                    (Follow, "follow/pause"),
+                    (Filter, "search"),
+                    (NextMatch, "next"),
+                    (Timestamps, "timestamps"),
+                    (Wrap, "wrap"),
+                    (Bottom, "end"),
+                    (SaveLogs, "save"),
+                ]);
+            } else if app.detail.tab == DetailTab::Inspect {
                 v.extend([
                     (Select, "fold"),
                     (FoldAll, "fold all"),
@@ -38,7 +49,26 @@ pub fn hints(app: &App) -> Vec<(Action, &'static str)> {
             v
         }
         Context::Table => {
-            if app.resource == Resource::Images {
+            let mut v = if app.resource == Resource::Containers {
+                vec![
+                    (Run, "run"),
+                    (StartStop, "start/stop"),
+                    (Logs, "logs"),
+                    (Exec, "exec"),
+                    (Attach, "attach"),
+                    (ExecPane, "shell pane"),
+                    (Delete, "delete"),
+                    (Restart, "restart"),
+                    (Select, "details"),
+                    (Inspect, "inspect"),
+                    (Prune, "prune"),
+                    (Copy, "copy id"),
+                    (Filter, "filter"),
+                    (Command, "cmd"),
+                    (Help, "help"),
+                    (Quit, "quit"),
+                ]
+            } else if app.resource == Resource::Images {
                 vec![
                     (Pull, "pull"),
                     (Select, "details"),
@@ -55,12 +85,18 @@ pub fn hints(app: &App) -> Vec<(Action, &'static str)> {
             } else {
                 vec![
                     (NextTab, "next"),
+                    (Run, "run"),
                     (Pull, "pull"),
                     (Command, "cmd"),
                     (Help, "help"),
                     (Quit, "quit"),
                 ]
+            };
+            if app.term.is_some() {
+                v.insert(0, (LeaveTerminal, "close the pane"));
+                v.insert(0, (ExecPane, "focus the pane"));
             }
+            v
         }
     }
 }

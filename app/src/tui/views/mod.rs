@@ -1,12 +1,14 @@
 //! Drawing: one module per view. `draw` lays the screen out (header, resource tabs, the
 //! table, the detail pane, the key bar) and puts the open popups on top.
 
+pub mod container_detail;
 pub mod containers;
 pub mod detail;
 pub mod header;
 pub mod images;
 pub mod keybar;
 pub mod networks;
+pub mod terminal;
 pub mod volumes;
 
 use super::app::{App, Focus, Resource};
@@ -27,6 +29,17 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     .areas(area);
     header::draw_header(f, header, app);
     header::draw_tabs(f, tabs, app);
+    // The terminal pane, when open, takes the right half of the body.
+    let body = if app.term.is_some() {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .areas(body);
+        terminal::draw(f, right, app);
+        left
+    } else {
+        app.areas.term = Rect::default();
+        body
+    };
 
     let detail_pct = match app.focus {
         Focus::Table => app.detail_height.clamp(10, 90),
