@@ -89,6 +89,8 @@ pub struct CreateArgs {
     /// Pull image before creating ("always", "missing", "never")
     #[arg(long, default_value = "missing")]
     pull: String,
+    #[command(flatten)]
+    net: super::network::NetFlags,
     /// IMAGE
     image: String,
     /// [COMMAND] [ARG...]
@@ -186,6 +188,7 @@ fn config_of(args: &CreateArgs) -> anyhow::Result<ContainerConfig> {
         stop_signal: args.stop_signal.clone(),
         stop_timeout: args.stop_timeout,
         runtime: args.runtime.clone(),
+        network: args.net.spec(),
     })
 }
 

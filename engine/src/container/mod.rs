@@ -50,6 +50,8 @@ pub struct ContainerSpec {
     pub stop_timeout: Option<i64>,
     /// `None` or "rdesk": the in-process runtime; else an OCI runtime binary (runc, crun).
     pub runtime: Option<String>,
+    /// `--network`, `--network-alias`, `--ip`, `--dns`, `--add-host`, `-p`, `-P`, `--expose`.
+    pub network: crate::network::NetworkSpec,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -315,6 +317,11 @@ impl ContainerStore {
         }
         rootfs::unmount(&self.rootfs(id));
         let _ = fsutil::remove_tree(&self.run_dir(id));
+        if let (Some(root), Some(run)) = (self.dir.parent(), self.run_dir.parent()) {
+            if let Ok(store) = Store::open(root, run) {
+                crate::network::teardown(&store, id);
+            }
+        }
         if !rebooted {
             // The init was just killed: give the kernel a moment to empty its cgroup.
             for _ in 0..50 {

@@ -1,0 +1,386 @@
+//! Published ports: a userland forwarder per container (`rdesk shim portproxy`), listening
+//! on the host's side (default 0.0.0.0, so 127.0.0.1 works too) and relaying TCP
+//! connections and UDP datagrams to the container's address. Chosen over nftables DNAT:
+//! reaching a port through 127.0.0.1 with DNAT needs `route_localnet`, which exposed
+//! loopback services to the LAN before (CVE-2020-8558); figures in bench/README.md.
+//!
+//! The engine starts it at container start (a host port already taken fails the start,
+//! as Docker's "port is already allocated") and it is stopped by the container's teardown.
+
+use super::store::{self, BoundPort};
+use super::NetworkError;
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortRequest {
+    /// "" = all IPv4 addresses (0.0.0.0).
+    pub host_ip: String,
+    /// 0 = any free port.
+    pub host_port: u16,
+    pub container_port: u16,
+    pub proto: String,
+}
+
+fn parse_range(s: &str) -> Option<(u16, u16)> {
+    match s.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (a.parse::<u16>().ok()?, b.parse::<u16>().ok()?);
+            (a <= b && a > 0).then_some((a, b))
+        }
+        None => {
+            let p = s.parse::<u16>().ok()?;
+            (p > 0).then_some((p, p))
+        }
+    }
+}
+
+/// Parses one `-p` spec: `[ip:][hostPort:]containerPort[/proto]`, ports may be ranges of
+/// equal length. Docker's messages for bad ones.
+pub fn parse_publish(spec: &str) -> Result<Vec<PortRequest>, String> {
+    let (rest, proto) = match spec.rsplit_once('/') {
+        Some((r, p)) => (r, p.to_ascii_lowercase()),
+        None => (spec, "tcp".to_string()),
+    };
+    if proto != "tcp" && proto != "udp" {
+        return Err(format!("invalid proto: {proto}"));
+    }
+    // An IPv6 host address is written in brackets.
+    let (ip, rest) = if let Some(r) = rest.strip_prefix('[') {
+        let (ip, after) = r
+            .split_once(']')
+            .ok_or_else(|| format!("invalid IP address: [{r}"))?;
+        (
+            ip.to_string(),
+            after.strip_prefix(':').unwrap_or(after).to_string(),
+        )
+    } else {
+        let parts: Vec<&str> = rest.split(':').collect();
+        match parts.len() {
+            1 | 2 => (String::new(), rest.to_string()),
+            3 => (parts[0].to_string(), format!("{}:{}", parts[1], parts[2])),
+            _ => return Err(format!("invalid publish spec: {spec}")),
+        }
+    };
+    if !ip.is_empty() && ip.parse::<IpAddr>().is_err() {
+        return Err(format!("invalid IP address: {ip}"));
+    }
+    let (host, container) = match rest.split_once(':') {
+        Some((h, c)) => (h.to_string(), c.to_string()),
+        None => (String::new(), rest),
+    };
+    let (c0, c1) =
+        parse_range(&container).ok_or_else(|| format!("invalid containerPort: {container}"))?;
+    let (h0, h1) = if host.is_empty() || host == "0" {
+        (0, 0)
+    } else {
+        parse_range(&host).ok_or_else(|| format!("invalid hostPort: {host}"))?
+    };
+    if h0 != 0 && h1 - h0 != c1 - c0 {
+        return Err(format!(
+            "invalid ranges specified for container and host Ports: {container} and {host}"
+        ));
+    }
+    Ok((c0..=c1)
+        .enumerate()
+        .map(|(i, c)| PortRequest {
+            host_ip: ip.clone(),
+            host_port: if h0 == 0 { 0 } else { h0 + i as u16 },
+            container_port: c,
+            proto: proto.clone(),
+        })
+        .collect())
+}
+
+#[derive(Serialize, Deserialize)]
+struct ProxyRequest {
+    target: Ipv4Addr,
+    ports: Vec<PortRequest>,
+}
+
+fn request_path(store: &Store, id: &str) -> std::path::PathBuf {
+    store::runtime_dir(store)
+        .join("ctr")
+        .join(format!("{id}.ports.json"))
+}
+
+/// Starts the container's forwarder; returns its PID, start time and the ports as bound.
+pub fn start(
+    store: &Store,
+    shim_binary: &Path,
+    id: &str,
+    target: Ipv4Addr,
+    ports: &[PortRequest],
+) -> Result<(i64, u64, Vec<BoundPort>), NetworkError> {
+    let req = ProxyRequest {
+        target,
+        ports: ports.to_vec(),
+    };
+    let p = request_path(store, id);
+    crate::store::fsutil::write_atomic(&p, &serde_json::to_vec(&req).unwrap_or_default())
+        .map_err(|e| NetworkError::Io(format!("cannot write {}: {e}", p.display())))?;
+    let out = super::spawn_helper(store, shim_binary, "portproxy", id);
+    let _ = std::fs::remove_file(&p);
+    let out = out?;
+    let (pid, json) = out.split_once(' ').unwrap_or((out.as_str(), "[]"));
+    let pid: i64 = pid.parse().unwrap_or(0);
+    let bound: Vec<BoundPort> = serde_json::from_str(json).unwrap_or_default();
+    Ok((pid, crate::container::process_start_time(pid), bound))
+}
+
+/// Stops a forwarder (only if `pid` is still the process that was started).
+pub fn stop(pid: i64, start_time: u64) {
+    if pid <= 0 || start_time == 0 || crate::container::process_start_time(pid) != start_time {
+        return;
+    }
+    // SAFETY: kill(2) of the forwarder we started (its start time matches).
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    // Wait for it so the ports are free as soon as the container is stopped.
+    for _ in 0..200 {
+        if crate::container::process_start_time(pid) != start_time {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// `rdesk shim portproxy --root R --runroot RR ID`
+pub fn main(args: &[String]) -> i32 {
+    let (root, runroot, id) = match super::helper_args(args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("rdesk portproxy: {e}");
+            return 2;
+        }
+    };
+    if !super::daemonize() {
+        return 0;
+    }
+    let store = match Store::open(&root, &runroot) {
+        Ok(s) => s,
+        Err(e) => {
+            super::report(&format!("error {e}"));
+            return 1;
+        }
+    };
+    let req: ProxyRequest = match std::fs::read(request_path(&store, &id))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+    {
+        Some(r) => r,
+        None => {
+            super::report("error the port forwarding request is missing");
+            return 1;
+        }
+    };
+    let mut tcp = Vec::new();
+    let mut udp = Vec::new();
+    let mut bound = Vec::new();
+    for p in &req.ports {
+        let ip: IpAddr = if p.host_ip.is_empty() {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        } else {
+            p.host_ip
+                .parse()
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        };
+        let shown = if p.host_ip.is_empty() {
+            "0.0.0.0".to_string()
+        } else {
+            p.host_ip.clone()
+        };
+        let taken = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                format!(
+                    "driver failed programming external connectivity on endpoint: Bind for {shown}:{} failed: port is already allocated",
+                    p.host_port
+                )
+            } else {
+                format!("cannot listen on {shown}:{}: {e}", p.host_port)
+            }
+        };
+        let addr = SocketAddr::new(ip, p.host_port);
+        let target = SocketAddr::new(IpAddr::V4(req.target), p.container_port);
+        let port = if p.proto == "udp" {
+            match UdpSocket::bind(addr) {
+                Ok(s) => {
+                    let port = s.local_addr().map(|a| a.port()).unwrap_or(0);
+                    udp.push((s, target));
+                    port
+                }
+                Err(e) => {
+                    super::report(&format!("error {}", taken(e)));
+                    return 1;
+                }
+            }
+        } else {
+            match TcpListener::bind(addr) {
+                Ok(l) => {
+                    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+                    tcp.push((l, target));
+                    port
+                }
+                Err(e) => {
+                    super::report(&format!("error {}", taken(e)));
+                    return 1;
+                }
+            }
+        };
+        bound.push(BoundPort {
+            container_port: p.container_port,
+            proto: p.proto.clone(),
+            host_ip: shown,
+            host_port: port,
+        });
+    }
+    super::report(&format!(
+        "ok {} {}",
+        std::process::id(),
+        serde_json::to_string(&bound).unwrap_or_else(|_| "[]".into())
+    ));
+    let mut threads = Vec::new();
+    for (l, target) in tcp {
+        threads.push(std::thread::spawn(move || serve_tcp(l, target)));
+    }
+    for (s, target) in udp {
+        threads.push(std::thread::spawn(move || serve_udp(s, target)));
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    0
+}
+
+fn serve_tcp(l: TcpListener, target: SocketAddr) {
+    for conn in l.incoming() {
+        let Ok(client) = conn else {
+            continue;
+        };
+        std::thread::spawn(move || {
+            let Ok(upstream) = TcpStream::connect_timeout(&target, Duration::from_secs(10)) else {
+                return;
+            };
+            let _ = client.set_nodelay(true);
+            let _ = upstream.set_nodelay(true);
+            let (Ok(c2), Ok(u2)) = (client.try_clone(), upstream.try_clone()) else {
+                return;
+            };
+            let back = std::thread::spawn(move || pump(u2, c2));
+            pump(client, upstream);
+            let _ = back.join();
+        });
+    }
+}
+
+/// Copies one direction until EOF, then half-closes the other side.
+fn pump(mut from: TcpStream, mut to: TcpStream) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
+
+/// UDP: one socket per client towards the container, replies relayed back; a client's
+/// flow is forgotten after 60 s without a reply.
+fn serve_udp(s: UdpSocket, target: SocketAddr) {
+    let flows: Arc<Mutex<HashMap<SocketAddr, UdpSocket>>> = Arc::default();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let Ok((n, client)) = s.recv_from(&mut buf) else {
+            continue;
+        };
+        let existing = flows
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&client).and_then(|u| u.try_clone().ok()));
+        let up = match existing {
+            Some(u) => u,
+            None => {
+                let Ok(u) = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)) else {
+                    continue;
+                };
+                if u.connect(target).is_err() {
+                    continue;
+                }
+                let _ = u.set_read_timeout(Some(Duration::from_secs(60)));
+                let (Ok(reader), Ok(back), Ok(stored)) =
+                    (u.try_clone(), s.try_clone(), u.try_clone())
+                else {
+                    continue;
+                };
+                if let Ok(mut m) = flows.lock() {
+                    m.insert(client, stored);
+                }
+                let flows2 = flows.clone();
+                std::thread::spawn(move || {
+                    let mut b = vec![0u8; 65536];
+                    while let Ok(n) = reader.recv(&mut b) {
+                        let _ = back.send_to(&b[..n], client);
+                    }
+                    if let Ok(mut m) = flows2.lock() {
+                        m.remove(&client);
+                    }
+                });
+                u
+            }
+        };
+        let _ = up.send(&buf[..n]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_specs_as_docker() {
+        let one = |s: &str| parse_publish(s).unwrap();
+        assert_eq!(
+            one("8080:80"),
+            vec![PortRequest {
+                host_ip: "".into(),
+                host_port: 8080,
+                container_port: 80,
+                proto: "tcp".into()
+            }]
+        );
+        assert_eq!(one("80")[0].host_port, 0);
+        assert_eq!(one("127.0.0.1:8080:80/udp")[0].host_ip, "127.0.0.1");
+        assert_eq!(one("127.0.0.1:8080:80/udp")[0].proto, "udp");
+        assert_eq!(one("127.0.0.1::80")[0].host_port, 0);
+        assert_eq!(one("[::1]:8080:80")[0].host_ip, "::1");
+        assert_eq!(one("8000-8002:80-82").len(), 3);
+        assert_eq!(one("8000-8002:80-82")[2].host_port, 8002);
+        assert_eq!(
+            parse_publish("abc").unwrap_err(),
+            "invalid containerPort: abc"
+        );
+        assert_eq!(parse_publish("x:80").unwrap_err(), "invalid hostPort: x");
+        assert_eq!(
+            parse_publish("80/sctpx").unwrap_err(),
+            "invalid proto: sctpx"
+        );
+        assert_eq!(
+            parse_publish("1.2.3:80:80").unwrap_err(),
+            "invalid IP address: 1.2.3"
+        );
+        assert!(parse_publish("1:2:3:4")
+            .unwrap_err()
+            .starts_with("invalid publish spec"));
+        assert!(parse_publish("8000-8001:80").is_err());
+    }
+}
