@@ -498,6 +498,8 @@ pub(crate) fn list(
             .chain(args)
             .collect::<Vec<_>>()
             .join(" ");
+        let (ports, network_settings) =
+            crate::network::summary_parts(store, &record, state.status.is_live());
         out.push(ContainerSummary {
             id: Some(record.id.clone()),
             names: Some(vec![format!("/{}", record.name)]),
@@ -516,7 +518,8 @@ pub(crate) fn list(
                 Status::Dead => ContainerSummaryStateEnum::DEAD,
             }),
             status: Some(status_text(&state)),
-            ports: Some(vec![]),
+            ports: Some(ports),
+            network_settings: Some(network_settings),
             ..Default::default()
         });
     }

@@ -437,3 +437,34 @@ pub async fn port(engine: &Engine, a: PortArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `ps`'s PORTS: "0.0.0.0:8080->80/tcp, 443/tcp" (bound first, then exposed-only).
+pub fn ports_text(c: &rdesk_engine::models::ContainerSummary) -> String {
+    let mut ports = c.ports.clone().unwrap_or_default();
+    ports.sort_by_key(|p| (p.public_port.is_none(), p.private_port, p.public_port));
+    ports
+        .iter()
+        .map(|p| {
+            let proto = p.typ.map(|t| t.to_string()).unwrap_or_else(|| "tcp".into());
+            match (&p.ip, p.public_port) {
+                (Some(ip), Some(public)) => {
+                    format!("{ip}:{public}->{}/{proto}", p.private_port)
+                }
+                _ => format!("{}/{proto}", p.private_port),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `ps`'s `{{.Networks}}`: the network names, comma-separated.
+pub fn networks_text(c: &rdesk_engine::models::ContainerSummary) -> String {
+    let mut names: Vec<String> = c
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.networks.as_ref())
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    names.sort();
+    names.join(",")
+}

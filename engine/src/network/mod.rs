@@ -344,7 +344,7 @@ pub(crate) fn create_network(store: &Store, o: CreateNetworkOptions) -> Result<S
     }
     let rec = new_record(store, &all, &o, &cfg)?;
     store::save(store, &rec)?;
-    crate::events::append(store, "network", "create", &rec.id, &rec.name, "bridge");
+    crate::events::append(store, "network", "create", &rec.id, &rec.name, "");
     Ok(rec.id)
 }
 
@@ -519,7 +519,7 @@ pub(crate) fn remove_network(store: &Store, name: &str) -> Result<()> {
         let _ = nl.delete_link(&r.bridge);
     }
     store::delete(store, &r.name)?;
-    crate::events::append(store, "network", "destroy", &r.id, &r.name, "bridge");
+    crate::events::append(store, "network", "destroy", &r.id, &r.name, "");
     Ok(())
 }
 
@@ -1355,7 +1355,7 @@ pub(crate) fn connect(
     }
     atts.push(att);
     store::save_attachments(store, &id, &atts)?;
-    crate::events::append(store, "network", "connect", &net.id, &net.name, &id);
+    crate::events::append(store, "network", "connect", &net.id, &net.name, "");
     Ok(())
 }
 
@@ -1413,7 +1413,7 @@ pub(crate) fn disconnect(
     }
     atts.retain(|a| a.network != net.name);
     store::save_attachments(store, &id, &atts)?;
-    crate::events::append(store, "network", "disconnect", &net.id, &net.name, &id);
+    crate::events::append(store, "network", "disconnect", &net.id, &net.name, "");
     Ok(())
 }
 
@@ -1560,6 +1560,52 @@ pub fn inspect_parts(
         networks: Some(networks),
     };
     (settings, mode, bindings)
+}
+
+/// `Ports` and `NetworkSettings` of a container's `ps` row (Docker's ContainerSummary).
+pub fn summary_parts(
+    store: &Store,
+    record: &ContainerRecord,
+    live: bool,
+) -> (
+    Vec<bollard_stubs::models::Port>,
+    bollard_stubs::models::ContainerSummaryNetworkSettings,
+) {
+    use bollard_stubs::models::{ContainerSummaryNetworkSettings, Port, PortTypeEnum};
+    let typ = |p: &str| match p {
+        "udp" => PortTypeEnum::UDP,
+        _ => PortTypeEnum::TCP,
+    };
+    let mut ports: Vec<Port> = if live {
+        bound_ports(store, &record.id)
+            .into_iter()
+            .map(|b| Port {
+                ip: Some(b.host_ip),
+                private_port: b.container_port,
+                public_port: Some(b.host_port),
+                typ: Some(typ(&b.proto)),
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    for (p, proto) in exposed_ports(record) {
+        if !ports.iter().any(|x| x.private_port == p) {
+            ports.push(Port {
+                ip: None,
+                private_port: p,
+                public_port: None,
+                typ: Some(typ(&proto)),
+            });
+        }
+    }
+    let (settings, _, _) = inspect_parts(store, record, live);
+    (
+        ports,
+        ContainerSummaryNetworkSettings {
+            networks: settings.networks,
+        },
+    )
 }
 
 /// Every network with its containers, for a Networks pane: (network, [(container name,
