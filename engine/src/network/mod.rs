@@ -1723,3 +1723,45 @@ fn report(line: &str) {
         let _ = nix::unistd::dup2(null.as_raw_fd(), 2);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented `[network]` keys of assets/config.toml are the code's defaults.
+    #[test]
+    fn assets_document_the_network_section() {
+        let text = include_str!("../../../assets/config.toml");
+        let table: toml::Table = toml::from_str(text).unwrap();
+        let cfg: NetworkConfig = table["network"].clone().try_into().unwrap();
+        assert!(cfg.dns_upstream.is_empty());
+        assert_eq!(cfg.pool(), ipam::default_pool());
+    }
+
+    #[test]
+    fn extra_hosts_and_resolv_conf() {
+        assert_eq!(
+            parse_extra_host("db:10.0.0.5").unwrap(),
+            ("db".into(), "10.0.0.5".into())
+        );
+        assert_eq!(
+            parse_extra_host("gw=host-gateway").unwrap().1,
+            "host-gateway"
+        );
+        assert_eq!(parse_extra_host("v6:[::1]").unwrap().1, "::1");
+        assert!(parse_extra_host("nope").is_err());
+        assert!(parse_extra_host("x:not-an-ip").is_err());
+        let spec = NetworkSpec {
+            dns_search: vec!["corp.example".into()],
+            dns_option: vec!["ndots:2".into()],
+            ..Default::default()
+        };
+        let r = resolv_conf(&spec, &["172.18.0.1".into()]);
+        assert!(r.starts_with("nameserver 172.18.0.1\n"), "{r}");
+        assert!(r.contains("search corp.example\n") && r.contains("options ndots:2\n"));
+        assert_eq!(
+            nameservers("# c\nnameserver 1.1.1.1\nnameserver  127.0.0.53\nsearch x\n"),
+            ["1.1.1.1", "127.0.0.53"]
+        );
+    }
+}
