@@ -699,3 +699,148 @@ fn seed() {
     rd.run(&["tag", &img, "busybox"]).ok();
     rd.run(&["save", "-o", &tar, "busybox"]).ok();
 }
+
+#[test]
+fn hosts_resolv_internal_and_shared_namespaces() {
+    let (_reg, rd, img) = with_busybox();
+    let c = NetCleanup::new(&rd);
+    rd.run(&["network", "create", "n1"]).ok();
+    let gw = inspect_network(&rd, "n1").ipam.unwrap().config.unwrap()[0]
+        .gateway
+        .clone()
+        .unwrap();
+    let out = rd
+        .run(&[
+            "run",
+            "--rm",
+            "--network",
+            "n1",
+            "--hostname",
+            "myhost",
+            "--add-host",
+            "db:10.1.2.3",
+            "--add-host",
+            "gw:host-gateway",
+            "--dns-search",
+            "corp.example",
+            &img,
+            "sh",
+            "-c",
+            "cat /etc/hosts; echo ---; cat /etc/resolv.conf; hostname",
+        ])
+        .ok()
+        .stdout;
+    let (hosts, rest) = out.split_once("---\n").unwrap();
+    assert!(hosts.contains("127.0.0.1\tlocalhost\n"), "{hosts}");
+    assert!(hosts.contains("10.1.2.3\tdb\n"), "{hosts}");
+    assert!(hosts.contains(&format!("{gw}\tgw\n")), "{hosts}");
+    assert!(
+        hosts
+            .lines()
+            .any(|l| l.ends_with("\tmyhost") && !l.starts_with("127.")),
+        "{hosts}"
+    );
+    assert!(rest.contains(&format!("nameserver {gw}\n")), "{rest}");
+    assert!(rest.contains("search corp.example\n"), "{rest}");
+    assert!(rest.ends_with("myhost\n"), "{rest}");
+    // The default bridge: no embedded DNS, --dns as given.
+    let out = rd
+        .run(&[
+            "run",
+            "--rm",
+            "--dns",
+            "10.9.9.9",
+            &img,
+            "cat",
+            "/etc/resolv.conf",
+        ])
+        .ok()
+        .stdout;
+    assert!(out.starts_with("nameserver 10.9.9.9\n"), "{out}");
+    // --network container:NAME shares the namespace (same interface, same address).
+    rd.run(&[
+        "run",
+        "-d",
+        "--name",
+        "base",
+        "--network",
+        "n1",
+        &img,
+        "sleep",
+        "300",
+    ])
+    .ok();
+    let ip = ip_on(&rd, "base", "n1");
+    let out = rd
+        .run(&[
+            "run",
+            "--rm",
+            "--network",
+            "container:base",
+            &img,
+            "cat",
+            "/proc/net/fib_trie",
+        ])
+        .ok()
+        .stdout;
+    assert!(out.contains(&ip), "{out}");
+    // Internal: no default route out; the containers still reach each other.
+    rd.run(&["network", "create", "--internal", "int"]).ok();
+    rd.run(&[
+        "run",
+        "-d",
+        "--name",
+        "peer",
+        "--network",
+        "int",
+        &img,
+        "sleep",
+        "300",
+    ])
+    .ok();
+    let routes = rd
+        .run(&[
+            "run",
+            "--rm",
+            "--network",
+            "int",
+            &img,
+            "cat",
+            "/proc/net/route",
+        ])
+        .ok()
+        .stdout;
+    assert!(
+        !routes
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some("00000000")),
+        "{routes}"
+    );
+    rd.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "int",
+        &img,
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "2",
+        "peer",
+    ])
+    .ok();
+    // stop releases the address (and the bridge with the last endpoint); start allocates again.
+    rd.run(&["stop", "-t", "0", "peer"]).ok();
+    assert!(inspect_network(&rd, "int").containers.unwrap().is_empty());
+    let bridge =
+        inspect_network(&rd, "int").options.unwrap()["com.docker.network.bridge.name"].clone();
+    assert!(
+        !links_with(&bridge).contains(&bridge),
+        "the bridge outlived its last endpoint"
+    );
+    rd.run(&["start", "peer"]).ok();
+    assert!(!ip_on(&rd, "peer", "int").is_empty());
+    assert_eq!(inspect_network(&rd, "int").containers.unwrap().len(), 1);
+    drop(c);
+}
