@@ -945,7 +945,7 @@ fn attach(
             let used: BTreeSet<Ipv4Addr> = net.endpoints.values().map(|e| e.ip).collect();
             let ip = match a.ip {
                 Some(ip) => {
-                    check_pinned(&net, ip)?;
+                    check_pinned(net, ip)?;
                     if used.contains(&ip) {
                         return Err(NetworkError::Conflict(format!(
                             "Address already in use: {ip} on network {}",
@@ -1705,6 +1705,8 @@ fn daemonize() -> bool {
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
             let _ = nix::unistd::setsid();
+            // Keep no directory of the caller busy.
+            let _ = nix::unistd::chdir("/");
             true
         }
         _ => false,
