@@ -194,6 +194,25 @@ fn names_and_aliases_resolve_on_a_user_network_only() {
     ])
     .ok();
     let server_ip = ip_on(&rd, "server", "todo-app");
+    // Outbound access was set up with the bridge: masquerade of its subnet in our own table.
+    let subnet = inspect_network(&rd, "todo-app")
+        .ipam
+        .unwrap()
+        .config
+        .unwrap()[0]
+        .subnet
+        .clone()
+        .unwrap();
+    let table = std::process::Command::new("nft")
+        .args(["list", "table", "ip", &c.prefix])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains(&format!("ip saddr {subnet} oifname != ")),
+        "{table}"
+    );
+    assert!(table.contains("masquerade"), "{table}");
     // A real DNS query to the embedded DNS (the resolver in the container's resolv.conf).
     let out = rd
         .run(&[
