@@ -161,6 +161,34 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// An A query over TCP to `server`:53; the first answer's address.
+fn tcp_lookup(server: &str, name: &str) -> Option<String> {
+    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let mut s = std::net::TcpStream::connect_timeout(
+        &format!("{server}:53").parse().unwrap(),
+        Duration::from_secs(3),
+    )
+    .ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    let mut msg = (q.len() as u16).to_be_bytes().to_vec();
+    msg.extend_from_slice(&q);
+    s.write_all(&msg).ok()?;
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).ok()?;
+    let mut r = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.read_exact(&mut r).ok()?;
+    let answers = u16::from_be_bytes([r[6], r[7]]);
+    (answers > 0 && r.len() >= 4).then(|| {
+        let a = &r[r.len() - 4..];
+        format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3])
+    })
+}
+
 /// A shell command fetching `url` within 3 s (wget is not PID 1 there, so `timeout` can
 /// end it; busybox's own `wget -T` crashes).
 fn fetch(url: &str) -> String {
@@ -263,6 +291,8 @@ fn names_and_aliases_resolve_on_a_user_network_only() {
         .clone()
         .unwrap();
     assert!(resolv.contains(&format!("nameserver {gw}")), "{resolv}");
+    // DNS over TCP too (what a client does after a truncated answer), from the host.
+    assert_eq!(tcp_lookup(&gw, "mysql"), Some(server_ip.clone()));
     // And fetching from it by its alias.
     let mut body = String::new();
     eventually("the server to answer", || {

@@ -152,37 +152,130 @@ fn failure(query: &[u8], code: ResponseCode) -> Option<Vec<u8>> {
     resp.to_vec().ok()
 }
 
-/// Sends the query to each upstream in turn; relays the first reply.
-fn forward(sock: UdpSocket, to: SocketAddr, query: Vec<u8>, upstreams: Vec<String>) {
+/// Sends the query to each upstream in turn: the first reply, else SERVFAIL.
+fn ask_upstream(query: &[u8], upstreams: &[String]) -> Option<Vec<u8>> {
     for u in upstreams {
         let Ok(ip) = u.parse::<IpAddr>() else {
             continue;
         };
-        let bind: SocketAddr = if ip.is_ipv4() {
-            "0.0.0.0:0"
-                .parse()
-                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
-        } else {
-            "[::]:0"
-                .parse()
-                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
-        };
+        let bind = SocketAddr::new(
+            if ip.is_ipv4() {
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+            },
+            0,
+        );
         let Ok(up) = UdpSocket::bind(bind) else {
             continue;
         };
         let _ = up.set_read_timeout(Some(Duration::from_secs(3)));
         // Connected: an unreachable upstream fails at once (ICMP) instead of timing out.
-        if up.connect((ip, 53)).is_err() || up.send(&query).is_err() {
+        if up.connect((ip, 53)).is_err() || up.send(query).is_err() {
             continue;
         }
-        let mut buf = vec![0u8; 4096];
+        let mut buf = vec![0u8; 65535];
         if let Ok(n) = up.recv(&mut buf) {
-            let _ = sock.send_to(&buf[..n], to);
-            return;
+            buf.truncate(n);
+            return Some(buf);
         }
     }
-    if let Some(f) = failure(&query, ResponseCode::ServFail) {
-        let _ = sock.send_to(&f, to);
+    failure(query, ResponseCode::ServFail)
+}
+
+/// What to do with a query: our answer, or the upstreams to ask.
+enum Decision {
+    Reply(Vec<u8>),
+    Forward(Vec<String>),
+}
+
+fn decide(
+    all: &[NetworkRecord],
+    net: &str,
+    asker: Ipv4Addr,
+    query: &[u8],
+    host_upstreams: &[String],
+) -> Option<Decision> {
+    if let Some(reply) = answer(all, net, asker, query) {
+        return Some(Decision::Reply(reply));
+    }
+    let here = all.iter().find(|r| r.name == net);
+    let internal = here.is_some_and(|r| r.internal);
+    let own = here
+        .and_then(|r| r.endpoints.values().find(|e| e.ip == asker))
+        .map(|e| e.dns_servers.clone())
+        .unwrap_or_default();
+    let upstreams = if own.is_empty() {
+        host_upstreams.to_vec()
+    } else {
+        own
+    };
+    // A single-label name that is not ours has no answer upstream either.
+    let single_label = Message::from_vec(query)
+        .ok()
+        .and_then(|m| m.queries().first().map(|q| q.name().num_labels() <= 1))
+        .unwrap_or(false);
+    if internal || upstreams.is_empty() || single_label {
+        return failure(query, ResponseCode::NXDomain).map(Decision::Reply);
+    }
+    Some(Decision::Forward(upstreams))
+}
+
+/// Over UDP an answer larger than 512 bytes (no EDNS) is truncated: the client retries on TCP.
+fn fit_udp(query: &[u8], reply: Vec<u8>) -> Vec<u8> {
+    let limit = Message::from_vec(query)
+        .ok()
+        .and_then(|m| m.extensions().as_ref().map(|e| e.max_payload() as usize))
+        .unwrap_or(512)
+        .max(512);
+    if reply.len() <= limit {
+        return reply;
+    }
+    Message::from_vec(&reply)
+        .ok()
+        .and_then(|m| m.truncate().to_vec().ok())
+        .unwrap_or(reply)
+}
+
+/// DNS over TCP (2-byte length prefix), one thread per connection.
+fn serve_tcp(listener: std::net::TcpListener, store: Store, net: String, upstreams: Vec<String>) {
+    for conn in listener.incoming() {
+        let Ok(mut c) = conn else {
+            continue;
+        };
+        let (store, net, upstreams) = (store.clone(), net.clone(), upstreams.clone());
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let asker = match c.peer_addr().map(|a| a.ip()) {
+                Ok(IpAddr::V4(v)) => v,
+                _ => return,
+            };
+            let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
+            loop {
+                let mut len = [0u8; 2];
+                if c.read_exact(&mut len).is_err() {
+                    return;
+                }
+                let mut query = vec![0u8; u16::from_be_bytes(len) as usize];
+                if c.read_exact(&mut query).is_err() {
+                    return;
+                }
+                let all = store::load_all(&store).unwrap_or_default();
+                let reply = match decide(&all, &net, asker, &query, &upstreams) {
+                    Some(Decision::Reply(r)) => Some(r),
+                    Some(Decision::Forward(u)) => ask_upstream(&query, &u),
+                    None => None,
+                };
+                let Some(reply) = reply else {
+                    return;
+                };
+                let mut out = (reply.len() as u16).to_be_bytes().to_vec();
+                out.extend_from_slice(&reply);
+                if c.write_all(&out).is_err() {
+                    return;
+                }
+            }
+        });
     }
 }
 
@@ -222,9 +315,11 @@ fn serve(root: &Path, runroot: &Path, name: &str) -> Result<(), String> {
     // A responder of a network that just lost its bridge (this store's or another's with
     // the same subnet) may still hold the address for up to its idle period: retry a moment.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let sock = loop {
-        match UdpSocket::bind((net.gateway, 53)) {
-            Ok(s) => break s,
+    let (sock, tcp) = loop {
+        let bound = UdpSocket::bind((net.gateway, 53))
+            .and_then(|u| std::net::TcpListener::bind((net.gateway, 53)).map(|t| (u, t)));
+        match bound {
+            Ok(pair) => break pair,
             Err(e)
                 if e.kind() == std::io::ErrorKind::AddrInUse
                     && std::time::Instant::now() < deadline =>
@@ -243,6 +338,10 @@ fn serve(root: &Path, runroot: &Path, name: &str) -> Result<(), String> {
     super::report(&format!("ok {}", std::process::id()));
     let cfg = super::NetworkConfig::load();
     let host_upstreams = super::upstream_servers(&cfg);
+    {
+        let (store, name, up) = (store.clone(), net.name.clone(), host_upstreams.clone());
+        std::thread::spawn(move || serve_tcp(tcp, store, name, up));
+    }
     let mut buf = vec![0u8; 4096];
     loop {
         match sock.recv_from(&mut buf) {
@@ -253,35 +352,20 @@ fn serve(root: &Path, runroot: &Path, name: &str) -> Result<(), String> {
                     _ => continue,
                 };
                 let all = store::load_all(&store).unwrap_or_default();
-                if let Some(reply) = answer(&all, &net.name, asker, &query) {
-                    let _ = sock.send_to(&reply, from);
-                    continue;
-                }
-                let internal = all.iter().any(|r| r.name == net.name && r.internal);
-                let own = all
-                    .iter()
-                    .find(|r| r.name == net.name)
-                    .and_then(|r| r.endpoints.values().find(|e| e.ip == asker))
-                    .map(|e| e.dns_servers.clone())
-                    .unwrap_or_default();
-                let upstreams = if !own.is_empty() {
-                    own
-                } else {
-                    host_upstreams.clone()
-                };
-                // A single-label name that is not ours has no answer upstream either.
-                let single_label = Message::from_vec(&query)
-                    .ok()
-                    .and_then(|m| m.queries().first().map(|q| q.name().num_labels() <= 1))
-                    .unwrap_or(false);
-                if internal || upstreams.is_empty() || single_label {
-                    if let Some(f) = failure(&query, ResponseCode::NXDomain) {
-                        let _ = sock.send_to(&f, from);
+                match decide(&all, &net.name, asker, &query, &host_upstreams) {
+                    Some(Decision::Reply(r)) => {
+                        let _ = sock.send_to(&fit_udp(&query, r), from);
                     }
-                    continue;
-                }
-                if let Ok(s) = sock.try_clone() {
-                    std::thread::spawn(move || forward(s, from, query, upstreams));
+                    Some(Decision::Forward(upstreams)) => {
+                        if let Ok(s) = sock.try_clone() {
+                            std::thread::spawn(move || {
+                                if let Some(r) = ask_upstream(&query, &upstreams) {
+                                    let _ = s.send_to(&r, from);
+                                }
+                            });
+                        }
+                    }
+                    None => {}
                 }
             }
             Err(e)
@@ -398,5 +482,32 @@ mod tests {
             ptr_to_ip("2.0.0.10.in-addr.arpa."),
             Some(Ipv4Addr::new(10, 0, 0, 2))
         );
+
+        // An alias shared by 60 containers: too big for 512 bytes of UDP, so truncated.
+        let many = net(
+            "c",
+            (0..60u8)
+                .map(|i| {
+                    let id: &'static str = Box::leak(format!("id{i}").into_boxed_str());
+                    (id, ep(&format!("w{i}"), [10, 2, 0, i + 2], &["web"]))
+                })
+                .collect(),
+        );
+        let mut q3 = Message::new();
+        q3.add_query(hickory_proto::op::Query::query(
+            Name::from_ascii("web.").unwrap(),
+            RecordType::A,
+        ));
+        let q3 = q3.to_vec().unwrap();
+        let full = answer(
+            std::slice::from_ref(&many),
+            "c",
+            Ipv4Addr::new(10, 2, 0, 2),
+            &q3,
+        )
+        .unwrap();
+        assert_eq!(Message::from_vec(&full).unwrap().answers().len(), 60);
+        let udp = Message::from_vec(&fit_udp(&q3, full)).unwrap();
+        assert!(udp.truncated());
     }
 }
