@@ -245,8 +245,8 @@ pub fn main(args: &[String]) -> i32 {
         serde_json::to_string(&bound).unwrap_or_else(|_| "[]".into())
     ));
     let mut threads = Vec::new();
-    for (l, target) in tcp {
-        threads.push(std::thread::spawn(move || serve_tcp(l, target)));
+    if !tcp.is_empty() {
+        threads.push(std::thread::spawn(move || serve_tcp(tcp)));
     }
     for (s, target) in udp {
         threads.push(std::thread::spawn(move || serve_udp(s, target)));
@@ -257,41 +257,233 @@ pub fn main(args: &[String]) -> i32 {
     0
 }
 
-fn serve_tcp(l: TcpListener, target: SocketAddr) {
-    for conn in l.incoming() {
-        let Ok(client) = conn else {
-            continue;
-        };
-        std::thread::spawn(move || {
-            let Ok(upstream) = TcpStream::connect_timeout(&target, Duration::from_secs(10)) else {
-                return;
-            };
-            let _ = client.set_nodelay(true);
-            let _ = upstream.set_nodelay(true);
-            let (Ok(c2), Ok(u2)) = (client.try_clone(), upstream.try_clone()) else {
-                return;
-            };
-            let back = std::thread::spawn(move || pump(u2, c2));
-            pump(client, upstream);
-            let _ = back.join();
-        });
+/// One direction of a forwarded connection: bytes read but not yet written.
+#[derive(Default)]
+struct Half {
+    buf: Vec<u8>,
+    start: usize,
+    eof: bool,
+    shut: bool,
+}
+
+impl Half {
+    fn pending(&self) -> bool {
+        self.start < self.buf.len()
+    }
+    /// Reads what `from` has (more when `drain`: its peer hung up), writes what `to` takes;
+    /// half-closes `to` after the end. Err: the connection is broken.
+    fn pump(
+        &mut self,
+        mut from: &TcpStream,
+        mut to: &TcpStream,
+        drain: bool,
+    ) -> std::io::Result<()> {
+        const CHUNK: usize = 64 * 1024;
+        while !self.eof && (!self.pending() || drain) {
+            if !self.pending() {
+                self.buf.clear();
+                self.start = 0;
+            }
+            let at = self.buf.len();
+            self.buf.resize(at + CHUNK, 0);
+            match from.read(&mut self.buf[at..]) {
+                Ok(0) => {
+                    self.buf.truncate(at);
+                    self.eof = true;
+                }
+                Ok(n) => {
+                    self.buf.truncate(at + n);
+                    if !drain {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.buf.truncate(at);
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        while self.pending() {
+            match to.write(&self.buf[self.start..]) {
+                Ok(n) => self.start += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if self.eof && !self.pending() && !self.shut {
+            let _ = to.shutdown(Shutdown::Write);
+            self.shut = true;
+        }
+        Ok(())
     }
 }
 
-/// Copies one direction until EOF, then half-closes the other side.
-fn pump(mut from: TcpStream, mut to: TcpStream) {
-    let mut buf = vec![0u8; 64 * 1024];
+struct Conn {
+    client: TcpStream,
+    upstream: TcpStream,
+    connected: bool,
+    up: Half,
+    down: Half,
+}
+
+/// A non-blocking connect (completion shows as POLLOUT).
+fn connect_nonblocking(target: SocketAddr) -> std::io::Result<TcpStream> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    use std::os::fd::AsRawFd;
+    let SocketAddr::V4(v4) = target else {
+        return Err(std::io::Error::other("IPv4 targets only"));
+    };
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    let addr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: v4.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*v4.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: connect(2) on our socket with a fully initialised sockaddr_in and its size.
+    let rc = unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            &addr as *const libc::sockaddr_in as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    let err = std::io::Error::last_os_error();
+    if rc == 0 || err.raw_os_error() == Some(libc::EINPROGRESS) {
+        Ok(TcpStream::from(fd))
+    } else {
+        Err(err)
+    }
+}
+
+/// Every TCP listener and connection in one poll(2) loop, no thread per connection (a
+/// request's latency is then a few syscalls, not a thread start).
+fn serve_tcp(listeners: Vec<(TcpListener, SocketAddr)>) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    for (l, _) in &listeners {
+        let _ = l.set_nonblocking(true);
+    }
+    let mut conns: Vec<Conn> = Vec::new();
     loop {
-        match from.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if to.write_all(&buf[..n]).is_err() {
-                    break;
+        let mut fds: Vec<PollFd> = Vec::new();
+        // (connection index or usize::MAX for listener i, listener index)
+        let mut owners: Vec<(usize, usize)> = Vec::new();
+        for (i, (l, _)) in listeners.iter().enumerate() {
+            fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
+            owners.push((usize::MAX, i));
+        }
+        for (i, c) in conns.iter().enumerate() {
+            if !c.connected {
+                fds.push(PollFd::new(c.upstream.as_fd(), PollFlags::POLLOUT));
+                owners.push((i, 0));
+                continue;
+            }
+            let mut on_client = PollFlags::empty();
+            let mut on_upstream = PollFlags::empty();
+            if !c.up.pending() && !c.up.eof {
+                on_client |= PollFlags::POLLIN;
+            }
+            if c.up.pending() {
+                on_upstream |= PollFlags::POLLOUT;
+            }
+            if !c.down.pending() && !c.down.eof {
+                on_upstream |= PollFlags::POLLIN;
+            }
+            if c.down.pending() {
+                on_client |= PollFlags::POLLOUT;
+            }
+            fds.push(PollFd::new(c.client.as_fd(), on_client));
+            owners.push((i, 1));
+            fds.push(PollFd::new(c.upstream.as_fd(), on_upstream));
+            owners.push((i, 2));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return,
+        }
+        let ready: Vec<((usize, usize), PollFlags)> = fds
+            .iter()
+            .zip(owners)
+            .map(|(f, o)| (o, f.revents().unwrap_or(PollFlags::empty())))
+            .filter(|(_, r)| !r.is_empty())
+            .collect();
+        drop(fds);
+        let mut broken = vec![false; conns.len()];
+        let mut touched = vec![false; conns.len()];
+        let hup = PollFlags::POLLHUP | PollFlags::POLLERR;
+        let mut drain_client = vec![false; conns.len()];
+        let mut drain_upstream = vec![false; conns.len()];
+        // Accepted now: polled from the next round on.
+        let mut fresh: Vec<Conn> = Vec::new();
+        for ((conn, which), rev) in ready {
+            if conn == usize::MAX {
+                let (l, target) = &listeners[which];
+                while let Ok((client, _)) = l.accept() {
+                    let _ = client.set_nonblocking(true);
+                    let _ = client.set_nodelay(true);
+                    if let Ok(upstream) = connect_nonblocking(*target) {
+                        fresh.push(Conn {
+                            client,
+                            upstream,
+                            connected: false,
+                            up: Half::default(),
+                            down: Half::default(),
+                        });
+                    }
+                }
+                continue;
+            }
+            touched[conn] = true;
+            let c = &mut conns[conn];
+            if !c.connected {
+                match c.upstream.take_error() {
+                    Ok(None) if !rev.contains(PollFlags::POLLERR) => {
+                        // Pumped below at once: the request is usually there already.
+                        c.connected = true;
+                        let _ = c.upstream.set_nodelay(true);
+                    }
+                    _ => broken[conn] = true,
+                }
+                continue;
+            }
+            if rev.intersects(hup) {
+                if which == 1 {
+                    drain_client[conn] = true;
+                } else {
+                    drain_upstream[conn] = true;
                 }
             }
         }
+        for (i, c) in conns.iter_mut().enumerate() {
+            if !touched[i] || broken[i] || !c.connected {
+                continue;
+            }
+            let ok =
+                c.up.pump(&c.client, &c.upstream, drain_client[i])
+                    .and_then(|_| c.down.pump(&c.upstream, &c.client, drain_upstream[i]));
+            if ok.is_err() {
+                broken[i] = true;
+            }
+        }
+        let mut i = 0;
+        conns.retain(|c| {
+            let done = c.up.shut && c.down.shut;
+            let keep = !(broken[i] || done);
+            i += 1;
+            keep
+        });
+        conns.append(&mut fresh);
     }
-    let _ = to.shutdown(Shutdown::Write);
 }
 
 /// UDP: one socket per client towards the container, replies relayed back; a client's
@@ -345,6 +537,41 @@ fn serve_udp(s: UdpSocket, target: SocketAddr) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 16 MiB through the forwarder (backpressure), the reply after the client's half-close.
+    #[test]
+    fn forwards_tcp_with_half_close() {
+        let server = TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = server.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for c in server.incoming() {
+                let mut c = c.unwrap();
+                let mut n = 0u64;
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    match c.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(k) => n += k as u64,
+                    }
+                }
+                let _ = c.write_all(n.to_string().as_bytes());
+            }
+        });
+        let front = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = front.local_addr().unwrap();
+        std::thread::spawn(move || serve_tcp(vec![(front, target)]));
+        for _ in 0..3 {
+            let mut c = TcpStream::connect(addr).unwrap();
+            let chunk = vec![7u8; 1 << 20];
+            for _ in 0..16 {
+                c.write_all(&chunk).unwrap();
+            }
+            c.shutdown(Shutdown::Write).unwrap();
+            let mut reply = String::new();
+            c.read_to_string(&mut reply).unwrap();
+            assert_eq!(reply, (16u64 << 20).to_string());
+        }
+    }
 
     #[test]
     fn publish_specs_as_docker() {
