@@ -325,11 +325,18 @@ pub(crate) fn create_network(store: &Store, o: CreateNetworkOptions) -> Result<S
             o.driver
         )));
     }
-    if matches!(o.name.as_str(), "bridge" | "host" | "none" | "default") {
-        return Err(NetworkError::Conflict(format!(
-            "{} is a pre-defined network and cannot be created",
-            o.name
-        )));
+    if o.name == "bridge" {
+        return Err(NetworkError::Exists(o.name));
+    }
+    if matches!(o.name.as_str(), "host" | "none" | "default") {
+        return Err(NetworkError::Conflict(
+            format!(
+                "operation is not permitted on predefined {} network ",
+                o.name
+            )
+            .trim_end()
+            .to_string(),
+        ));
     }
     if !valid_name(&o.name) {
         return Err(NetworkError::Invalid(format!(
