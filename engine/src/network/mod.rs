@@ -1138,11 +1138,14 @@ fn detach_locked(
     nl: &mut netlink::Netlink,
     net: &mut NetworkRecord,
     id: &str,
+    delete_veth: bool,
 ) -> bool {
     let Some(ep) = net.endpoints.remove(id) else {
         return false;
     };
-    let _ = nl.delete_link(&ep.veth);
+    if delete_veth {
+        let _ = nl.delete_link(&ep.veth);
+    }
     if net.endpoints.is_empty() {
         let _ = nl.delete_link(&net.bridge);
     }
@@ -1165,18 +1168,28 @@ pub fn teardown(store: &Store, id: &str) {
     if let Some(rt) = &rt {
         portproxy::stop(rt.proxy_pid, rt.proxy_start_time);
     }
+    let own_ns = rt.as_ref().and_then(|r| r.netns.clone());
+    // A namespace nobody else joined dies once unbound, and its veths with it (the kernel
+    // destroys them in the background, batched): unbind first and skip deleting each veth,
+    // which costs a network-wide RCU grace period per link on the container's exit path.
+    let alone = own_ns.is_some() && !joined_by_others(store, id);
+    if alone {
+        if let Some(ns) = &own_ns {
+            netns::remove(ns);
+        }
+    }
     if let Ok(_l) = store::lock(store) {
         if let (Ok(all), Ok(mut nl)) = (store::load_all(store), netlink::Netlink::open()) {
             let mut changed = false;
             for mut net in all.into_iter().filter(|n| n.endpoints.contains_key(id)) {
-                changed |= detach_locked(store, &mut nl, &mut net, id);
+                changed |= detach_locked(store, &mut nl, &mut net, id, !alone);
             }
             if changed {
                 refresh_nat(store);
             }
         }
     }
-    if let Some(ns) = rt.and_then(|r| r.netns) {
+    if let Some(ns) = own_ns {
         netns::remove(&ns);
     }
     let ns = netns_path(store, id);
@@ -1184,6 +1197,18 @@ pub fn teardown(store: &Store, id: &str) {
         netns::remove(&ns);
     }
     store::remove_runtime(store, id);
+}
+
+/// Does a live container share this one's namespace (`--network container:ID`)?
+fn joined_by_others(store: &Store, id: &str) -> bool {
+    let cs = ContainerStore::new(store);
+    cs.all().iter().any(|(r, st)| {
+        r.id != id
+            && st.status.is_live()
+            && mode_name(&r.spec.network)
+                .strip_prefix("container:")
+                .is_some_and(|other| cs.find(other).is_ok_and(|o| o == id))
+    })
 }
 
 /// Publishes the container's ports (`-p`, `-P` with the image's EXPOSE) through its port
@@ -1409,7 +1434,7 @@ pub(crate) fn disconnect(
         let all = store::load_all(store)?;
         if let Some(mut n) = all.into_iter().find(|n| n.name == net.name) {
             let mut nl = netlink::Netlink::open().map_err(kernel("netlink"))?;
-            if detach_locked(store, &mut nl, &mut n, &id) {
+            if detach_locked(store, &mut nl, &mut n, &id, true) {
                 refresh_nat(store);
             }
         }
