@@ -1146,11 +1146,33 @@ fn detach_locked(
     if delete_veth {
         let _ = nl.delete_link(&ep.veth);
     }
-    if net.endpoints.is_empty() {
-        let _ = nl.delete_link(&net.bridge);
-    }
     let _ = store::save(store, net);
     true
+}
+
+/// Deletes the bridges of networks left without endpoints, and rewrites (or, with the last
+/// bridge, deletes) the NAT table. Under the networks lock, re-checking the endpoints, so a
+/// container joining meanwhile keeps its bridge. Apart from `teardown` because deleting a
+/// link waits for a network-wide RCU grace period: the shim runs it after it has recorded
+/// the exit (and removed a `--rm` container), off the path a caller waits on.
+pub fn collect_idle_bridges(store: &Store) {
+    let Ok(_l) = store::lock(store) else {
+        return;
+    };
+    let (Ok(all), Ok(mut nl)) = (store::load_all(store), netlink::Netlink::open()) else {
+        return;
+    };
+    let mut deleted = false;
+    for net in all.iter().filter(|n| n.endpoints.is_empty()) {
+        if nl.link_index(&net.bridge).ok().flatten().is_some() {
+            let _ = nl.delete_link(&net.bridge);
+            deleted = true;
+        }
+    }
+    if deleted {
+        let live: Vec<&NetworkRecord> = all.iter().filter(|r| !r.endpoints.is_empty()).collect();
+        let _ = apply_nat(store, &live);
+    }
 }
 
 fn refresh_nat(store: &Store) {
@@ -1164,6 +1186,13 @@ fn refresh_nat(store: &Store) {
 /// names), bridges left without endpoints, the NAT table with the last bridge, the
 /// namespace. Safe to call more than once; needs no async runtime (the shim calls it).
 pub fn teardown(store: &Store, id: &str) {
+    release(store, id);
+    collect_idle_bridges(store);
+}
+
+/// The part of `teardown` a caller waits on: the forwarder, the namespace, the endpoints
+/// (addresses and DNS names); bridges are left to `collect_idle_bridges`.
+pub fn release(store: &Store, id: &str) {
     let rt = store::load_runtime(store, id);
     if let Some(rt) = &rt {
         portproxy::stop(rt.proxy_pid, rt.proxy_start_time);
@@ -1180,12 +1209,8 @@ pub fn teardown(store: &Store, id: &str) {
     }
     if let Ok(_l) = store::lock(store) {
         if let (Ok(all), Ok(mut nl)) = (store::load_all(store), netlink::Netlink::open()) {
-            let mut changed = false;
             for mut net in all.into_iter().filter(|n| n.endpoints.contains_key(id)) {
-                changed |= detach_locked(store, &mut nl, &mut net, id, !alone);
-            }
-            if changed {
-                refresh_nat(store);
+                detach_locked(store, &mut nl, &mut net, id, !alone);
             }
         }
     }
@@ -1434,11 +1459,10 @@ pub(crate) fn disconnect(
         let all = store::load_all(store)?;
         if let Some(mut n) = all.into_iter().find(|n| n.name == net.name) {
             let mut nl = netlink::Netlink::open().map_err(kernel("netlink"))?;
-            if detach_locked(store, &mut nl, &mut n, &id, true) {
-                refresh_nat(store);
-            }
+            detach_locked(store, &mut nl, &mut n, &id, true);
         }
     }
+    collect_idle_bridges(store);
     if let Some(mut rt) = store::load_runtime(store, &id) {
         rt.networks.retain(|n| n != &net.name);
         store::save_runtime(store, &id, &rt)?;

@@ -466,7 +466,7 @@ fn monitor(args: &ShimArgs) -> Result<(), ShimError> {
                 .status();
         }
     }
-    crate::network::teardown(&store, id);
+    crate::network::release(&store, id);
     rootfs::unmount(&containers.rootfs(id));
     let _ = crate::store::fsutil::remove_tree(&run_dir);
     container::remove_cgroups(&store, id);
@@ -500,6 +500,8 @@ fn monitor(args: &ShimArgs) -> Result<(), ShimError> {
             &record.spec.image,
         );
     }
+    // Bridges left without endpoints go last: deleting a link is slow and nobody waits.
+    crate::network::collect_idle_bridges(&store);
     Ok(())
 }
 
