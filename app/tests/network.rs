@@ -893,3 +893,54 @@ fn hosts_resolv_internal_and_shared_namespaces() {
     assert_eq!(inspect_network(&rd, "int").containers.unwrap().len(), 1);
     drop(c);
 }
+
+#[test]
+fn udp_ports_are_forwarded() {
+    let (_reg, rd, img) = with_busybox();
+    let c = NetCleanup::new(&rd);
+    rd.run(&[
+        "run",
+        "-d",
+        "--name",
+        "udp1",
+        "-p",
+        "127.0.0.1::9999/udp",
+        &img,
+        "sleep",
+        "300",
+    ])
+    .ok();
+    let ns = inspect_container(&rd, "udp1")
+        .network_settings
+        .unwrap()
+        .sandbox_key
+        .unwrap();
+    // An echo server on a thread inside the container's network namespace.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&ns).unwrap();
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let s = std::net::UdpSocket::bind("0.0.0.0:9999").unwrap();
+        ready_tx.send(()).unwrap();
+        let mut buf = [0u8; 100];
+        for _ in 0..2 {
+            let (n, from) = s.recv_from(&mut buf).unwrap();
+            let mut reply = b"echo:".to_vec();
+            reply.extend_from_slice(&buf[..n]);
+            s.send_to(&reply, from).unwrap();
+        }
+    });
+    ready_rx.recv().unwrap();
+    let out = rd.run(&["port", "udp1", "9999/udp"]).ok().stdout;
+    let port = out.trim().rsplit(':').next().unwrap().to_string();
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    for m in ["a", "b"] {
+        s.send_to(m.as_bytes(), format!("127.0.0.1:{port}"))
+            .unwrap();
+        let mut buf = [0u8; 100];
+        let n = s.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], format!("echo:{m}").as_bytes());
+    }
+    drop(c);
+}
