@@ -570,6 +570,19 @@ fn mode_name(spec: &NetworkSpec) -> &str {
 
 /// The networks a container is attached to (connect/disconnect change them).
 pub fn attachments(store: &Store, record: &ContainerRecord) -> Vec<Attachment> {
+    let mut atts = stored_attachments(store, record);
+    // `--network` may name a network by ID or ID prefix: Docker keys it by name.
+    if let Ok(all) = store::load_all(store) {
+        for a in &mut atts {
+            if let Ok(r) = store::find(&all, &a.network) {
+                a.network = r.name.clone();
+            }
+        }
+    }
+    atts
+}
+
+fn stored_attachments(store: &Store, record: &ContainerRecord) -> Vec<Attachment> {
     if let Some(a) = store::load_attachments(store, &record.id) {
         return a;
     }
