@@ -944,3 +944,59 @@ fn udp_ports_are_forwarded() {
     }
     drop(c);
 }
+
+/// The engine API a Networks pane uses: each network with its containers' names,
+/// addresses and aliases.
+#[test]
+fn engine_api_lists_networks_with_their_containers() {
+    let (_reg, rd, img) = with_busybox();
+    let c = NetCleanup::new(&rd);
+    rd.run(&["network", "create", "--label", "team=a", "pane"])
+        .ok();
+    rd.run(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "pane",
+        "--network-alias",
+        "database",
+        &img,
+        "sleep",
+        "300",
+    ])
+    .ok();
+    let ip = ip_on(&rd, "db", "pane");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let usage = rt.block_on(async {
+        let mut cfg = rdesk_engine::EngineConfig::with_root(rd.root(), rd.dir.path().join("run"));
+        cfg.shim_binary = env!("CARGO_BIN_EXE_rdesk").into();
+        let engine = rdesk_engine::Engine::open(cfg).await.unwrap();
+        let filtered = engine
+            .list_networks(rdesk_engine::NetworkFilters {
+                label: vec!["team=a".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(filtered.len(), 1);
+        assert_eq!(filtered[0].name.as_deref(), Some("pane"));
+        engine.network_usage().await.unwrap()
+    });
+    let (net, rows) = usage
+        .iter()
+        .find(|(n, _)| n.name.as_deref() == Some("pane"))
+        .unwrap();
+    assert!(net.ipam.as_ref().unwrap().config.as_ref().unwrap()[0]
+        .subnet
+        .is_some());
+    assert_eq!(
+        rows,
+        &vec![("db".to_string(), ip, vec!["database".to_string()])]
+    );
+    drop(c);
+}

@@ -355,15 +355,6 @@ pub(crate) fn create_network(store: &Store, o: CreateNetworkOptions) -> Result<S
     Ok(rec.id)
 }
 
-/// Containers of the store by ID: their names (for inspect), from the records.
-fn container_names(store: &Store) -> HashMap<String, String> {
-    ContainerStore::new(store)
-        .all()
-        .into_iter()
-        .map(|(r, _)| (r.id, r.name))
-        .collect()
-}
-
 fn to_model(r: &NetworkRecord) -> bollard_stubs::models::Network {
     use bollard_stubs::models::{Ipam, IpamConfig, Network, NetworkContainer};
     let prefix = Cidr::parse(&r.subnet).map(|c| c.prefix).unwrap_or(16);
@@ -495,7 +486,6 @@ pub(crate) fn inspect_network(store: &Store, name: &str) -> Result<bollard_stubs
     }
     let all = store::load_all(store)?;
     let r = store::find(&all, name)?;
-    let _ = container_names(store);
     Ok(to_model(r))
 }
 
@@ -1685,18 +1675,20 @@ pub type NetworkUse = (
 );
 
 pub(crate) fn network_usage(store: &Store) -> Result<Vec<NetworkUse>> {
+    let records = store::load_all(store)?;
     Ok(list_networks(store, &NetworkFilters::default())?
         .into_iter()
         .map(|n| {
-            let mut rows: Vec<(String, String, Vec<String>)> = store::load_all(store)
-                .unwrap_or_default()
-                .into_iter()
+            let mut rows: Vec<(String, String, Vec<String>)> = records
+                .iter()
                 .filter(|r| Some(&r.id) == n.id.as_ref())
-                .flat_map(|r| {
-                    r.endpoints
-                        .into_values()
-                        .map(|e| (e.container_name, e.ip.to_string(), e.aliases))
-                        .collect::<Vec<_>>()
+                .flat_map(|r| r.endpoints.values())
+                .map(|e| {
+                    (
+                        e.container_name.clone(),
+                        e.ip.to_string(),
+                        e.aliases.clone(),
+                    )
                 })
                 .collect();
             rows.sort();
