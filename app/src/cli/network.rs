@@ -299,10 +299,12 @@ pub async fn run(engine: &Engine, command: NetworkCommand) -> anyhow::Result<()>
 }
 
 async fn ls(engine: &Engine, a: LsArgs) -> anyhow::Result<()> {
-    let list = engine
+    let mut list = engine
         .list_networks(filters(&a.filter)?)
         .await
         .map_err(daemon_error)?;
+    // Docker's CLI lists them by name.
+    list.sort_by(|x, y| x.name.cmp(&y.name));
     let id_of = |id: &str| {
         if a.no_trunc {
             id.to_string()
