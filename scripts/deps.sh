@@ -9,6 +9,7 @@ PACKAGES=(
   docker-registry                              # the real local registry the tests start
   openssl                                      # TLS for the registry tests
   tmux iproute2 tini runc                      # TUI end-to-end tests, networking, --init, a peer runtime
+  nftables                                     # networks: rdesk's NAT/isolation table (nft)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

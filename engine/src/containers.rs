@@ -82,6 +82,7 @@ pub(crate) fn create(store: &Store, name: Option<&str>, spec: ContainerSpec) -> 
         spec,
         mount_points: vec![],
     };
+    crate::network::validate(store, &record.spec.network)?;
     // Fail now on what start would refuse (no command, bad user syntax, bad caps).
     let image_rt = ImageRuntimeConfig::from_config_json(&record.image_config);
     crate::runtime::spec::process_args(&image_rt, &run_options(&record.spec, None))?;
@@ -154,20 +155,6 @@ fn find_init() -> Result<PathBuf> {
     })
 }
 
-const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
-
-/// The host's resolv.conf without loopback resolvers (they mean nothing in the container).
-fn container_resolv_conf() -> String {
-    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    host.lines()
-        .filter(|l| {
-            !(l.trim_start().starts_with("nameserver")
-                && (l.contains(" 127.") || l.contains(" ::1")))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
 /// As runc: proc and sysfs are only mounted on ordinary directories of the image, never
 /// through a symlink (an image's `/proc -> /tmp` must not redirect the mount) or onto a file.
 /// The runtime refuses these too, but only with an opaque "failed to prepare rootfs".
@@ -219,9 +206,10 @@ pub(crate) fn start(store: &Store, shim_binary: &Path, id: &str, wait_attach: bo
                 std::fs::write(&p, content).map_err(crate::store::io_err("cannot write", &p))?;
                 Ok(p)
             };
-            let hosts = write("hosts", HOSTS)?;
+            let net = crate::network::setup(store, shim_binary, &record, &hostname)?;
+            let hosts = write("hosts", &net.hosts)?;
             let hostname_path = write("hostname", &format!("{hostname}\n"))?;
-            let resolv = write("resolv.conf", &container_resolv_conf())?;
+            let resolv = write("resolv.conf", &net.resolv)?;
             let init = if record.spec.init {
                 Some(find_init()?)
             } else {
@@ -240,7 +228,7 @@ pub(crate) fn start(store: &Store, shim_binary: &Path, id: &str, wait_attach: bo
                 etc_resolv_conf: &resolv,
                 etc_hostname: &hostname_path,
                 cgroups_path: format!("{}/{id}", container::cgroup_parent(store)),
-                netns_path: None,
+                netns_path: net.netns_path.clone(),
             };
             let spec = build_spec(&input)?;
             let bundle = cs.bundle(id);
@@ -253,6 +241,7 @@ pub(crate) fn start(store: &Store, shim_binary: &Path, id: &str, wait_attach: bo
             Ok(())
         })();
         if let Err(e) = prepared {
+            crate::network::teardown(store, id);
             rootfs::unmount(&rootfs_dir);
             return Err(e);
         }
@@ -266,6 +255,7 @@ pub(crate) fn start(store: &Store, shim_binary: &Path, id: &str, wait_attach: bo
         Err(failure) => failure,
     };
     // Failed: no process; back to created, with the error and Docker's exit code.
+    crate::network::teardown(store, id);
     rootfs::unmount(&cs.rootfs(id));
     crate::volumes::mounts::release(store, &record);
     container::remove_cgroups(store, id);
@@ -430,6 +420,7 @@ pub(crate) fn remove(store: &Store, id: &str, force: bool, volumes: bool) -> Res
     }
     let _names = cs.lock_names()?;
     let _lock = cs.lock(id)?;
+    crate::network::teardown(store, id);
     rootfs::unmount(&cs.rootfs(id));
     // A killed init whose monitor died is reaped by PID 1, maybe only now: retry a moment.
     for _ in 0..100 {
@@ -526,6 +517,8 @@ pub(crate) fn list(
             .chain(args)
             .collect::<Vec<_>>()
             .join(" ");
+        let (ports, network_settings) =
+            crate::network::summary_parts(store, &record, state.status.is_live());
         out.push(ContainerSummary {
             id: Some(record.id.clone()),
             names: Some(vec![format!("/{}", record.name)]),
@@ -544,7 +537,8 @@ pub(crate) fn list(
                 Status::Dead => ContainerSummaryStateEnum::DEAD,
             }),
             status: Some(status_text(&state)),
-            ports: Some(vec![]),
+            ports: Some(ports),
+            network_settings: Some(network_settings),
             ..Default::default()
         });
     }
@@ -593,6 +587,8 @@ pub(crate) fn inspect(store: &Store, name: &str) -> Result<ContainerInspectRespo
         env.push(e.clone());
     }
     let (binds, host_mounts, config_volumes) = crate::volumes::mounts::inspect_config(&record);
+    let (network_settings, network_mode, port_bindings) =
+        crate::network::inspect_parts(store, &record, state.status.is_live());
     Ok(ContainerInspectResponse {
         id: Some(record.id.clone()),
         created: Some(record.created.clone()),
@@ -660,11 +656,13 @@ pub(crate) fn inspect(store: &Store, name: &str) -> Result<ContainerInspectRespo
                     .clone()
                     .unwrap_or_else(|| "rdesk".into()),
             ),
-            network_mode: Some("none".into()),
+            network_mode: Some(network_mode),
+            port_bindings: Some(port_bindings),
             binds,
             mounts: host_mounts,
             ..Default::default()
         }),
+        network_settings: Some(network_settings),
         graph_driver: Some(DriverData {
             name: "overlay2".into(),
             data: gd,

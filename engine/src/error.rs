@@ -29,6 +29,8 @@ pub enum Error {
     Unpack { layer: String, source: UnpackError },
     #[error("layer {layer}: {message}")]
     Layer { layer: String, message: String },
+    #[error(transparent)]
+    Network(crate::network::NetworkError),
     #[error("No such image: {0}")]
     NoSuchImage(String),
     #[error("No such container: {0}")]
@@ -63,6 +65,7 @@ impl Error {
             Error::NoSuchImage(_)
                 | Error::NoSuchContainer(_)
                 | Error::NoSuchVolume(_)
+                | Error::Network(crate::network::NetworkError::NotFound(_))
                 | Error::Registry(RegistryError::ManifestNotFound { .. })
         )
     }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 mod images;
 mod layer;
+pub mod network;
 pub mod oci;
 pub mod options;
 pub mod pull;
@@ -32,6 +33,9 @@ pub use container::ContainerSpec as ContainerConfig;
 pub use container_ops::{extract_tar_to_host, tar_host_path, ContainerPathStat};
 pub use containers::{status_text, LogReader, LogRecord};
 pub use error::{Error, Result};
+pub use network::{
+    ConnectNetworkOptions, CreateNetworkOptions, DisconnectNetworkOptions, NetworkFilters,
+};
 pub use options::*;
 pub use pull::PullStream;
 pub use reference::Reference;

@@ -95,6 +95,8 @@ pub struct CreateArgs {
     /// Pull image before creating ("always", "missing", "never")
     #[arg(long, default_value = "missing")]
     pull: String,
+    #[command(flatten)]
+    net: super::network::NetFlags,
     /// IMAGE
     image: String,
     /// [COMMAND] [ARG...]
@@ -192,6 +194,7 @@ fn config_of(args: &CreateArgs) -> anyhow::Result<ContainerConfig> {
         stop_signal: args.stop_signal.clone(),
         stop_timeout: args.stop_timeout,
         runtime: args.runtime.clone(),
+        network: args.net.spec(),
         ..mount_config(args)?
     })
 }
@@ -582,10 +585,10 @@ pub async fn ps(engine: &Engine, args: PsArgs) -> anyhow::Result<()> {
                 "RunningFor": human_ago(created),
                 "Status": c.status.clone().unwrap_or_default(),
                 "State": c.state.map(|s| s.to_string()).unwrap_or_default(),
-                "Ports": "",
+                "Ports": super::network::ports_text(c),
                 "Names": c.names.clone().unwrap_or_default().iter().map(|n| n.trim_start_matches('/').to_string()).collect::<Vec<_>>().join(","),
                 "Labels": c.labels.clone().unwrap_or_default().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-                "Mounts": "", "Networks": "", "Size": "", "LocalVolumes": "0",
+                "Mounts": "", "Networks": super::network::networks_text(c), "Size": "", "LocalVolumes": "0",
             })
         })
         .collect();

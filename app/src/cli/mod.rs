@@ -7,6 +7,7 @@ pub mod containers;
 pub mod format;
 mod images;
 pub mod monitor;
+mod network;
 mod pull;
 mod volumes;
 
@@ -102,6 +103,13 @@ enum Command {
     Cp(container_ops::CpArgs),
     /// Rename a container
     Rename(container_ops::RenameArgs),
+    /// Manage networks
+    Network {
+        #[command(subcommand)]
+        command: network::NetworkCommand,
+    },
+    /// List port mappings or a specific mapping for the container
+    Port(network::PortArgs),
     /// Manage containers
     Container {
         #[command(subcommand)]
@@ -162,6 +170,8 @@ enum ContainerCommand {
     Cp(container_ops::CpArgs),
     /// Rename a container
     Rename(container_ops::RenameArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(network::PortArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -363,6 +373,11 @@ async fn dispatch(engine: &Engine, command: Command) -> anyhow::Result<()> {
         | Command::Container {
             command: ContainerCommand::Rename(a),
         } => container_ops::rename(engine, a).await,
+        Command::Network { command } => network::run(engine, command).await,
+        Command::Port(a)
+        | Command::Container {
+            command: ContainerCommand::Port(a),
+        } => network::port(engine, a).await,
         Command::History(a)
         | Command::Image {
             command: ImageCommand::History(a),

@@ -56,6 +56,8 @@ pub struct ContainerSpec {
     pub volumes: Vec<String>,
     /// `--mount` (Docker's `HostConfig.Mounts`).
     pub mounts: Vec<bollard_stubs::models::Mount>,
+    /// `--network`, `--network-alias`, `--ip`, `--dns`, `--add-host`, `-p`, `-P`, `--expose`.
+    pub network: crate::network::NetworkSpec,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -324,6 +326,11 @@ impl ContainerStore {
         }
         rootfs::unmount(&self.rootfs(id));
         let _ = fsutil::remove_tree(&self.run_dir(id));
+        if let (Some(root), Some(run)) = (self.dir.parent(), self.run_dir.parent()) {
+            if let Ok(store) = Store::open(root, run) {
+                crate::network::teardown(&store, id);
+            }
+        }
         if !rebooted {
             // The init was just killed: give the kernel a moment to empty its cgroup.
             for _ in 0..50 {

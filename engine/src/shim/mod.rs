@@ -75,6 +75,10 @@ impl ShimArgs {
 /// Entry point of `rdesk shim ...`; returns the process exit code. Must be called before any
 /// thread is started.
 pub fn main(args: &[String]) -> i32 {
+    // The network helpers (DNS responder, port forwarder) run from the same binary.
+    if let Some(code) = crate::network::helper_main(args) {
+        return code;
+    }
     let args = match ShimArgs::parse(args) {
         Ok(a) => a,
         Err(e) => {
@@ -462,6 +466,7 @@ fn monitor(args: &ShimArgs) -> Result<(), ShimError> {
                 .status();
         }
     }
+    crate::network::release(&store, id);
     rootfs::unmount(&containers.rootfs(id));
     let _ = crate::store::fsutil::remove_tree(&run_dir);
     container::remove_cgroups(&store, id);
@@ -498,6 +503,8 @@ fn monitor(args: &ShimArgs) -> Result<(), ShimError> {
             &record.spec.image,
         );
     }
+    // Bridges left without endpoints go last: deleting a link is slow and nobody waits.
+    crate::network::collect_idle_bridges(&store);
     Ok(())
 }
 
