@@ -7,7 +7,8 @@
 //! Containers change through the engine's event journal (`<runroot>/events.log`, one JSON
 //! line per event, appended by every rdesk process and by the monitors): `watch_journal`
 //! wakes on inotify when it grows, reads the new events from its offset and reports
-//! `ContainersChanged` when one is about a container. Images keep the `images.json` watch
+//! `ContainersChanged` when one is about a container, `VolumesChanged` when one is about a
+//! volume or a container came or went (a volume's users). Images keep the `images.json` watch
 //! (their index is the source of truth and is replaced atomically).
 
 use super::event::Notification;
@@ -89,10 +90,22 @@ pub async fn watch_journal(
 ) {
     let runroot = engine.store().runroot().to_path_buf();
     let mut offset = engine.events_end();
-    let wake = |offset: &mut u64| -> bool {
+    // What the new events change: (the container list, the volumes). Containers that come
+    // or go change the volumes' users.
+    let wake = |offset: &mut u64| -> (bool, bool) {
         let (events, next) = engine.events_from(*offset);
         *offset = next;
-        events.iter().any(|e| e.typ == "container")
+        (
+            events.iter().any(|e| e.typ == "container"),
+            events.iter().any(|e| {
+                e.typ == "volume"
+                    || (e.typ == "container" && matches!(e.action.as_str(), "create" | "destroy"))
+            }),
+        )
+    };
+    let send = |(containers, volumes): (bool, bool)| -> bool {
+        (!containers || tx.send(Notification::ContainersChanged).is_ok())
+            && (!volumes || tx.send(Notification::VolumesChanged).is_ok())
     };
     let watched = (|| -> io::Result<AsyncFd<Fd>> {
         let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
@@ -114,14 +127,14 @@ pub async fn watch_journal(
                     _ = tick.tick() => {}
                     _ = tx.closed() => return,
                 }
-                if wake(&mut offset) && tx.send(Notification::ContainersChanged).is_err() {
+                if !send(wake(&mut offset)) {
                     return;
                 }
             }
         }
     };
     // Anything that happened between reading the end and the watch.
-    if wake(&mut offset) && tx.send(Notification::ContainersChanged).is_err() {
+    if !send(wake(&mut offset)) {
         return;
     }
     loop {
@@ -136,8 +149,7 @@ pub async fn watch_journal(
                         .as_deref()
                         .is_some_and(|n| n.to_string_lossy().starts_with("events.log"))
                 });
-                if journal && wake(&mut offset) && tx.send(Notification::ContainersChanged).is_err()
-                {
+                if journal && !send(wake(&mut offset)) {
                     return;
                 }
             }
