@@ -1088,7 +1088,10 @@ fn run_form_builds_the_run_and_explains_what_is_missing() {
     for _ in 0.."8080:80".len() {
         press(&mut a, KeyCode::Backspace);
     }
-    for _ in 0..3 {
+    // Volumes work (the CLI parses -v): a named volume and a read-only bind.
+    press(&mut a, KeyCode::Tab);
+    typ(&mut a, "data:/data /srv/conf:/etc/app:ro");
+    for _ in 0..2 {
         press(&mut a, KeyCode::Tab);
     }
     ch(&mut a, ' ');
@@ -1105,6 +1108,10 @@ fn run_form_builds_the_run_and_explains_what_is_missing() {
                 "web",
                 "-e",
                 "MODE=demo",
+                "-v",
+                "data:/data",
+                "-v",
+                "/srv/conf:/etc/app:ro",
                 "busybox",
                 "sh",
                 "-c",
