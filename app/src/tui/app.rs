@@ -1428,6 +1428,19 @@ impl App {
                 }
                 if self.resource == Resource::Volumes {
                     self.detail.inspect_stale = true;
+                    // The volume changed (written, or its users did): list the directory
+                    // shown again, keeping the selection.
+                    if let Some((v, b)) = self.detail.files.as_ref() {
+                        if self.detail.tab == DetailTab::Files
+                            && b.viewer.is_none()
+                            && b.entries.is_some()
+                        {
+                            self.effect(Effect::VolumeReadDir {
+                                volume: v.clone(),
+                                path: b.path.clone(),
+                            });
+                        }
+                    }
                 }
             }
             Notification::VolumesLoaded(Err(e)) => {

@@ -1402,6 +1402,16 @@ fn volume_file_browser() {
     a.on_notification(volume_dir("data", "", files()));
     let out = render(&mut a, 100, 30);
     insta::assert_snapshot!("volume_files_listing", out);
+    // A reload of the volumes (an event, the minute tick) lists the directory again.
+    a.on_notification(Notification::VolumesLoaded(Ok(three_volumes())));
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::VolumeReadDir {
+            volume: "data".into(),
+            path: "".into()
+        }]
+    );
+    a.on_notification(volume_dir("data", "", files()));
     assert!(out.contains("passwd -> /etc/passwd"));
     // etc/ first; enter opens it.
     press(&mut a, KeyCode::Enter);
