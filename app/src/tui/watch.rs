@@ -212,6 +212,41 @@ mod tests {
             .unwrap();
     }
 
+    /// A volume created by another handle on the store (another process's CLI) reaches the
+    /// journal follower as `VolumesChanged`, and not as a container change.
+    #[tokio::test]
+    async fn journal_volume_events_reload_the_volumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg =
+            rdesk_engine::EngineConfig::with_root(dir.path().join("root"), dir.path().join("run"));
+        let engine = rdesk_engine::Engine::open_unchecked(cfg.clone())
+            .await
+            .unwrap();
+        let other = rdesk_engine::Engine::open_unchecked(cfg).await.unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(watch_journal(engine, tx, Duration::from_secs(1)));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        other
+            .create_volume(rdesk_engine::CreateVolumeOptions {
+                name: "data".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+            .await
+            .expect("a notification")
+            .unwrap();
+        assert!(matches!(n, Notification::VolumesChanged), "{n:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(rx.try_recv().is_err(), "no container change");
+        drop(rx);
+        tokio::time::timeout(Duration::from_secs(2), task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
     #[tokio::test]
     async fn polling_fallback_sees_changes() {
         let dir = tempfile::tempdir().unwrap();
