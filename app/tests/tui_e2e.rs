@@ -426,3 +426,74 @@ fn containers_logs_exec_run_delete() {
     tmux.keys(&["q"]);
     assert_restored(&tmux);
 }
+
+/// Volumes end to end: a container writes into a named volume; the Volumes pane lists it
+/// (and the volumes another process creates and removes, by themselves), its Info shows the
+/// Mountpoint, its Files tab opens the file the container wrote.
+#[test]
+fn volumes_pane_files_and_live_updates() {
+    let (_reg, rd, image) = common::with_busybox();
+    let _cleanup = common::Cleanup(&rd);
+    rd.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "data:/data",
+        &image,
+        "sh",
+        "-c",
+        "echo hello-volume > /data/note.txt",
+    ])
+    .ok();
+    let tmux = Tmux::start(&shell_command(&rd), 120, 40);
+    let wait = Duration::from_secs(15);
+    tmux.wait_for("the volume in the tab count", wait, |s| {
+        s.contains("3 Volumes 1")
+    });
+    tmux.keys(&["3"]);
+    tmux.wait_for("the volumes pane", wait, |s| {
+        s.contains("Volumes (1, 0 in use") && s.contains("data")
+    });
+
+    // Another process creates and removes a volume: the pane follows by itself.
+    let started = Instant::now();
+    rd.run(&["volume", "create", "extra"]).ok();
+    tmux.wait_for("the CLI's volume", wait, |s| {
+        s.contains("3 Volumes 2") && s.contains("extra")
+    });
+    let seen = started.elapsed();
+    eprintln!("a CLI volume create showed after {seen:?}");
+    assert!(seen < Duration::from_secs(2), "took {seen:?}");
+    rd.run(&["volume", "rm", "extra"]).ok();
+    tmux.wait_for("the CLI's volume gone", wait, |s| {
+        s.contains("3 Volumes 1") && !s.contains("extra")
+    });
+
+    // Info: the Mountpoint, where the content is on the host.
+    tmux.keys(&["g", "Enter"]);
+    let mountpoint = rd.root().join("volumes/data/_data");
+    let s = tmux.wait_for("the mountpoint", wait, |s| s.contains("Mountpoint"));
+    let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let shown = s
+        .lines()
+        .any(|l| l.contains(&*mountpoint.to_string_lossy()) || l.contains("/volumes/data/_data"));
+    assert!(shown, "the mountpoint {} shown:\n{s}", mountpoint.display());
+    assert!(flat.contains("Driver local"), "{s}");
+
+    // Files: note.txt, opened read-only.
+    tmux.keys(&["Tab", "Tab"]);
+    tmux.wait_for("the volume's files", wait, |s| {
+        s.contains("data:/") && s.contains("note.txt")
+    });
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("the file's content", wait, |s| s.contains("hello-volume"));
+    assert!(s.contains("data:/note.txt"), "{s}");
+    tmux.keys(&["BSpace"]);
+    tmux.wait_for("the listing again", wait, |s| {
+        !s.contains("hello-volume") && s.contains("note.txt")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the table again", wait, |s| s.contains("c create"));
+    tmux.keys(&["q"]);
+    assert_restored(&tmux);
+}

@@ -1,9 +1,10 @@
 //! Reusable ratatui widgets for rdesk's workstation: the resource table, the JSON inspect
-//! tree, the layer history table, the log viewer, the terminal pane, the per-layer progress list, a one-line text input, and
+//! tree, the layer history table, the log viewer, the file browser, the terminal pane, the per-layer progress list, a one-line text input, and
 //! the fuzzy matcher the table highlights with. They take plain data (strings, numbers,
 //! `serde_json::Value`), never engine types, and draw only the rows that are visible, so
 //! their cost does not grow with the length of a list.
 
+pub mod files;
 pub mod fuzzy;
 pub mod history;
 pub mod input;
@@ -15,6 +16,7 @@ pub mod table;
 pub mod terminal;
 pub mod text;
 
+pub use files::{FileBrowser, FileBrowserState, FileContent, FileEntry, FileRequest};
 pub use history::{HistoryRow, LayerHistory, LayerHistoryState};
 pub use input::LineInput;
 pub use json_tree::{JsonTree, JsonTreeState};

@@ -53,6 +53,9 @@ pub enum Action {
     ScrollRight,
     ExecPane,
     LeaveTerminal,
+    Create,
+    Parent,
+    PruneAll,
 }
 
 /// Where the keyboard is: which actions a key may resolve to.
@@ -80,6 +83,8 @@ pub enum Group {
     Resources,
     Containers,
     Images,
+    Volumes,
+    Files,
     Inspect,
     Logs,
     Dialogs,
@@ -90,9 +95,11 @@ impl Group {
         match self {
             Group::Navigation => "Navigation",
             Group::General => "General",
-            Group::Resources => "Containers and images",
+            Group::Resources => "Containers, images, volumes",
             Group::Containers => "Containers",
             Group::Images => "Images",
+            Group::Volumes => "Volumes",
+            Group::Files => "Files (a volume's Files tab)",
             Group::Inspect => "Inspect tree",
             Group::Logs => "Logs",
             Group::Dialogs => "Dialogs",
@@ -221,7 +228,7 @@ pub const ACTIONS: &[ActionDef] = &[
         "select",
         &["enter"],
         Navigation,
-        "details of the row; fold/unfold in inspect",
+        "details of the row; fold/unfold in inspect; open in Files; a volume mount: its files",
     ),
     def(
         Action::Back,
@@ -265,14 +272,14 @@ pub const ACTIONS: &[ActionDef] = &[
         "delete",
         &["d"],
         Resources,
-        "delete the selected container (force when running) or image (untag)",
+        "delete the selected container (force when running), image (untag) or volume",
     ),
     def(
         Action::Prune,
         "prune",
         &["P"],
         Resources,
-        "prune stopped containers / dangling images",
+        "prune stopped containers / dangling images / unused volumes",
     ),
     def(
         Action::Inspect,
@@ -286,7 +293,7 @@ pub const ACTIONS: &[ActionDef] = &[
         "copy",
         &["y"],
         Resources,
-        "copy the full ID to the clipboard (OSC 52)",
+        "copy the full ID (a volume's mountpoint) to the clipboard (OSC 52)",
     ),
     def(
         Action::Run,
@@ -353,6 +360,13 @@ pub const ACTIONS: &[ActionDef] = &[
         "layer history of the selected image",
     ),
     def(
+        Action::Create,
+        "create",
+        &["c"],
+        Volumes,
+        "create a volume (name input; empty: a generated name)",
+    ),
+    def(
         Action::Toggle,
         "toggle",
         &["space"],
@@ -386,6 +400,13 @@ pub const ACTIONS: &[ActionDef] = &[
         &["+"],
         Inspect,
         "unfold everything",
+    ),
+    def(
+        Action::Parent,
+        "parent",
+        &["backspace", "-"],
+        Files,
+        "close the file; the parent directory",
     ),
     def(
         Action::Follow,
@@ -443,6 +464,13 @@ pub const ACTIONS: &[ActionDef] = &[
         Dialogs,
         "no: leave it (esc too)",
     ),
+    def(
+        Action::PruneAll,
+        "prune_all",
+        &["a"],
+        Dialogs,
+        "volume prune: all unused volumes / anonymous ones only",
+    ),
 ];
 
 impl Action {
@@ -451,7 +479,7 @@ impl Action {
         match ctx {
             Context::Input => matches!(self, Select | Back | ForceQuit),
             Context::Terminal => matches!(self, LeaveTerminal),
-            Context::Confirm => matches!(self, Confirm | Cancel | Back | ForceQuit),
+            Context::Confirm => matches!(self, Confirm | Cancel | Back | ForceQuit | PruneAll),
             Context::Popup => matches!(
                 self,
                 Up | Down
@@ -471,6 +499,8 @@ impl Action {
                 self,
                 Confirm
                     | Cancel
+                    | PruneAll
+                    | Parent
                     | Toggle
                     | NextMatch
                     | PrevMatch
@@ -483,7 +513,7 @@ impl Action {
                     | ScrollLeft
                     | ScrollRight
             ),
-            Context::Detail => !matches!(self, Confirm | Cancel),
+            Context::Detail => !matches!(self, Confirm | Cancel | PruneAll),
         }
     }
 }

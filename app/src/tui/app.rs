@@ -15,10 +15,17 @@ use super::theme::Theme;
 use super::views::containers::{ContainerRow, ContainersView};
 use super::views::detail::{DetailState, DetailTab, Load};
 use super::views::images::ImagesView;
+use super::views::volume_detail::inspect_key;
+use super::views::volumes::VolumesView;
 use crate::cli::format::human_size;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
-use rdesk_widgets::{LineInput, LogLine, LogViewState, TableState, TermState};
+use rdesk_widgets::{
+    FileBrowserState, FileRequest, LineInput, LogLine, LogViewState, TableState, TermState,
+};
+
+/// The most of a file the Files tab reads (the viewer says when a file is longer).
+pub const FILE_CAP: u64 = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
@@ -60,6 +67,8 @@ pub enum InputKind {
     Command,
     /// Search in the inspect tree or the log.
     Search,
+    /// The name of a volume to create.
+    VolumeName,
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +113,7 @@ pub struct App {
     pub focus: Focus,
     pub images: ImagesView,
     pub containers: ContainersView,
+    pub volumes: VolumesView,
     /// Engine facts for the header: runtime, cgroup mode.
     pub runtime: String,
     pub cgroups: String,
@@ -134,6 +144,8 @@ pub struct App {
     select_after_load: Option<String>,
     /// A container (ID) to select once the list reloads (a run from the form).
     select_container: Option<String>,
+    /// A volume to select once the list reloads (created here, or a mount jumped to).
+    select_volume: Option<String>,
     /// The user picked a resource tab: the first container list no longer moves there.
     chose_tab: bool,
     /// The container whose log / stats the runner follows now.
@@ -152,6 +164,7 @@ impl App {
             focus: Focus::Table,
             images: ImagesView::default(),
             containers: ContainersView::default(),
+            volumes: VolumesView::default(),
             runtime: "rdesk".into(),
             cgroups: String::new(),
             log_tail: 1000,
@@ -171,6 +184,7 @@ impl App {
             quit: false,
             select_after_load: None,
             select_container: None,
+            select_volume: None,
             chose_tab: false,
             following: None,
             sampling: None,
@@ -234,7 +248,15 @@ impl App {
         }
         let ctx = self.context();
         let key = Key::from_event(&ev);
-        if let Some(action) = self.keymap.resolve(key, ctx) {
+        let mut resolved = self.keymap.resolve(key, ctx);
+        // In the file browser the parent keys win over the inspect tree's (`-`).
+        if ctx == Context::Detail
+            && self.files_shown()
+            && self.keymap.keys_of(Action::Parent).contains(&key)
+        {
+            resolved = Some(Action::Parent);
+        }
+        if let Some(action) = resolved {
             self.status = None;
             self.apply(action);
         } else if let Some(Popup::Run(form)) = self.popups.last_mut() {
@@ -313,13 +335,14 @@ impl App {
         match input.kind {
             InputKind::Filter => self.set_filter(&text),
             InputKind::Search => self.set_search(&text),
-            InputKind::Command => {}
+            InputKind::Command | InputKind::VolumeName => {}
         }
     }
 
     fn set_filter(&mut self, text: &str) {
         match self.resource {
             Resource::Containers => self.containers.set_filter(text),
+            Resource::Volumes => self.volumes.set_filter(text),
             _ => self.images.set_filter(text),
         }
     }
@@ -327,12 +350,16 @@ impl App {
     fn filter_text(&self) -> String {
         match self.resource {
             Resource::Containers => self.containers.filter.clone(),
+            Resource::Volumes => self.volumes.filter.clone(),
             _ => self.images.filter.clone(),
         }
     }
 
     /// The log of the selected container, when the Logs tab shows it.
     pub fn log_mut(&mut self) -> Option<&mut LogViewState> {
+        if self.files_shown() {
+            return self.files_mut().and_then(FileBrowserState::text_mut);
+        }
         if self.resource != Resource::Containers || self.detail.tab != DetailTab::Logs {
             return None;
         }
@@ -352,6 +379,21 @@ impl App {
         }
     }
 
+    /// The Files tab of a volume shows.
+    pub fn files_shown(&self) -> bool {
+        self.resource == Resource::Volumes && self.detail.tab == DetailTab::Files
+    }
+
+    /// The file browser of the selected volume.
+    pub fn files_mut(&mut self) -> Option<&mut FileBrowserState> {
+        let name = self.volumes.selected()?.name.clone();
+        self.detail
+            .files
+            .as_mut()
+            .filter(|(v, _)| *v == name)
+            .map(|(_, b)| b)
+    }
+
     /// The table of the resource shown, and its length.
     fn table_mut(&mut self) -> Option<(&mut TableState, usize)> {
         match self.resource {
@@ -359,6 +401,7 @@ impl App {
             Resource::Containers => {
                 Some((&mut self.containers.table, self.containers.visible.len()))
             }
+            Resource::Volumes => Some((&mut self.volumes.table, self.volumes.visible.len())),
             _ => None,
         }
     }
@@ -411,6 +454,14 @@ impl App {
                                 let len = h.len();
                                 if let Some(i) = h.table.row_at(pos.x, pos.y, len) {
                                     h.table.selected = i;
+                                }
+                            }
+                        }
+                        DetailTab::Files => {
+                            if let Some(b) = self.files_mut() {
+                                let len = b.entries.as_ref().map_or(0, Vec::len);
+                                if let Some(i) = b.table.row_at(pos.x, pos.y, len) {
+                                    b.table.selected = i;
                                 }
                             }
                         }
@@ -522,6 +573,13 @@ impl App {
                 Action::Cancel | Action::Back => {
                     self.popups.pop();
                 }
+                Action::PruneAll => {
+                    if let Some(Popup::Confirm(c)) = self.popups.last_mut() {
+                        if let Pending::PruneVolumes { all } = c.pending {
+                            *c = ConfirmState::prune_volumes(&self.volumes.rows, !all);
+                        }
+                    }
+                }
                 _ => {}
             },
             Popup::Pull => {
@@ -574,6 +632,14 @@ impl App {
                 self.flash(format!("Removing {} stopped containers…", list.len()));
                 self.effect(Effect::PruneContainers(list));
             }
+            Pending::RemoveVolume(name) => {
+                self.flash(format!("Removing volume {name}…"));
+                self.effect(Effect::RemoveVolume(name));
+            }
+            Pending::PruneVolumes { all } => {
+                self.flash("Pruning volumes…");
+                self.effect(Effect::PruneVolumes { all });
+            }
             Pending::Quit => self.quit(),
         }
     }
@@ -585,6 +651,16 @@ impl App {
 
     /// Actions the detail pane handles itself; false lets the main handling run.
     fn apply_detail(&mut self, action: Action) -> bool {
+        if self.files_shown() && self.apply_files(action) {
+            return true;
+        }
+        if self.resource == Resource::Containers
+            && self.detail.tab == DetailTab::Mounts
+            && action == Action::Select
+        {
+            self.jump_to_mount();
+            return true;
+        }
         let page = self.detail_page();
         match action {
             Action::Back => self.focus = Focus::Table,
@@ -747,7 +823,17 @@ impl App {
                     }
                 }
             }
-            DetailTab::Stats | DetailTab::Mounts => {}
+            DetailTab::Mounts => {
+                let d = delta.clamp(-1000, 1000);
+                self.detail.mount = self.detail.mount.saturating_add_signed(d);
+                // Clamped to the mounts when drawn.
+            }
+            DetailTab::Files => {
+                if let Some(b) = self.files_mut() {
+                    b.move_by(delta);
+                }
+            }
+            DetailTab::Stats => {}
         }
     }
 
@@ -772,6 +858,7 @@ impl App {
         }
         let images = self.resource == Resource::Images;
         let containers = self.resource == Resource::Containers;
+        let volumes = self.resource == Resource::Volumes;
         match action {
             Action::NextTab => self.show(Resource::ALL[(self.resource.index() + 1) % 4]),
             Action::PrevTab => self.show(Resource::ALL[(self.resource.index() + 3) % 4]),
@@ -781,19 +868,20 @@ impl App {
             Action::ShowNetworks => self.show(Resource::Networks),
             Action::Select
                 if (images && self.images.selected().is_some())
-                    || (containers && self.containers.selected().is_some()) =>
+                    || (containers && self.containers.selected().is_some())
+                    || (volumes && self.volumes.selected().is_some()) =>
             {
                 self.focus = Focus::Detail;
             }
             Action::Back => {
-                if (images || containers) && !self.filter_text().is_empty() {
+                if (images || containers || volumes) && !self.filter_text().is_empty() {
                     self.set_filter("");
                 }
                 self.focus = Focus::Table;
             }
             Action::Filter => {
                 self.focus = Focus::Table;
-                if images || containers {
+                if images || containers || volumes {
                     let saved = self.filter_text();
                     self.input = Some(InputState {
                         kind: InputKind::Filter,
@@ -851,6 +939,11 @@ impl App {
                 self.open_run(&image, "");
             }
             _ if containers => self.apply_container(action),
+            _ if volumes => self.apply_volume(action),
+            Action::Create => self.flash(format!(
+                "that creates a volume: {} shows them",
+                self.keymap.label(Action::ShowVolumes)
+            )),
             Action::Delete | Action::Prune | Action::History | Action::Inspect | Action::Copy
                 if !images =>
             {
@@ -955,6 +1048,140 @@ impl App {
         ));
     }
 
+    /// The volume keys: create, remove, prune, inspect, copy the mountpoint.
+    fn apply_volume(&mut self, action: Action) {
+        match action {
+            Action::Create => {
+                self.input = Some(InputState {
+                    kind: InputKind::VolumeName,
+                    line: LineInput::default(),
+                    saved: String::new(),
+                });
+                return;
+            }
+            Action::Prune => {
+                let unused = self.volumes.rows.iter().filter(|v| !v.in_use()).count();
+                if unused == 0 {
+                    self.flash(if self.volumes.rows.is_empty() {
+                        "nothing to prune: no volumes"
+                    } else {
+                        "nothing to prune: every volume is in use"
+                    });
+                } else {
+                    self.popups.push(Popup::Confirm(ConfirmState::prune_volumes(
+                        &self.volumes.rows,
+                        false,
+                    )));
+                }
+                return;
+            }
+            _ => {}
+        }
+        let Some(v) = self.volumes.selected().cloned() else {
+            if matches!(action, Action::Delete | Action::Inspect | Action::Copy) {
+                self.flash("no volume selected");
+            }
+            return;
+        };
+        match action {
+            Action::Delete => {
+                self.popups
+                    .push(Popup::Confirm(ConfirmState::remove_volume(&v)));
+            }
+            Action::Inspect => {
+                self.detail.tab = DetailTab::Inspect;
+                self.focus = Focus::Detail;
+            }
+            Action::Copy => {
+                self.effect(Effect::Copy(v.mountpoint.clone()));
+                self.flash(format!("copied {} (OSC 52)", v.mountpoint));
+            }
+            Action::History => self.flash("history is for images: press 2 for the list"),
+            Action::StartStop
+            | Action::Restart
+            | Action::Logs
+            | Action::Attach
+            | Action::Exec
+            | Action::ExecPane => self.flash("that works on containers: press 1 for the list"),
+            _ => {}
+        }
+    }
+
+    /// Keys of the Files tab; false lets the detail pane's own handling run.
+    fn apply_files(&mut self, action: Action) -> bool {
+        let Some(volume) = self.volumes.selected().map(|v| v.name.clone()) else {
+            return false;
+        };
+        let text_open = self.files_mut().and_then(|b| b.text_mut()).is_some();
+        let Some(b) = self.files_mut() else {
+            return false;
+        };
+        let request = match action {
+            Action::Select | Action::Toggle if b.viewer.is_none() => b.open(),
+            Action::Parent => {
+                if b.viewer.is_none() && b.path.is_empty() {
+                    self.flash("at the top of the volume");
+                    return true;
+                }
+                b.up()
+            }
+            Action::Back if b.viewer.is_some() => b.up(),
+            Action::Filter
+            | Action::NextMatch
+            | Action::PrevMatch
+            | Action::Wrap
+            | Action::ScrollLeft
+            | Action::ScrollRight
+                if text_open =>
+            {
+                return self.apply_logs(action);
+            }
+            _ => return false,
+        };
+        match request {
+            Some(FileRequest::Dir(path)) => self.effect(Effect::VolumeReadDir { volume, path }),
+            Some(FileRequest::File(path)) => self.effect(Effect::VolumeReadFile { volume, path }),
+            None => {}
+        }
+        true
+    }
+
+    /// Enter on a volume mount of a container: the Volumes pane, that volume, its files.
+    fn jump_to_mount(&mut self) {
+        let Some(c) = self.containers.selected() else {
+            return;
+        };
+        let id = c.id.clone();
+        let mounts: Vec<serde_json::Value> = match &self.detail.inspect {
+            Some((i, Load::Ready(t))) if *i == id => t
+                .value()
+                .get("Mounts")
+                .and_then(|m| m.as_array())
+                .cloned()
+                .unwrap_or_default(),
+            _ => return,
+        };
+        let Some(m) = mounts.get(self.detail.mount.min(mounts.len().saturating_sub(1))) else {
+            return;
+        };
+        let field = |k: &str| m.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+        if field("Type") != "volume" || field("Name").is_empty() {
+            self.flash(format!(
+                "{} is a {} mount of the host, not a volume",
+                field("Source"),
+                field("Type")
+            ));
+            return;
+        }
+        let name = field("Name");
+        self.show(Resource::Volumes);
+        self.detail.tab = DetailTab::Files;
+        self.focus = Focus::Detail;
+        if !self.volumes.select(&name) {
+            self.select_volume = Some(name);
+        }
+    }
+
     /// The container keys on the selected container.
     fn apply_container(&mut self, action: Action) {
         if action == Action::Prune {
@@ -1041,6 +1268,10 @@ impl App {
     }
 
     fn show(&mut self, r: Resource) {
+        if r == Resource::Volumes && self.resource != r {
+            // Sizes change with no event: read them again when the tab shows.
+            self.effect(Effect::LoadVolumes);
+        }
         self.resource = r;
         self.focus = Focus::Table;
         self.chose_tab = true;
@@ -1122,6 +1353,15 @@ impl App {
                     self.flash(format!("no match for {q:?}"));
                 }
             }
+            InputKind::VolumeName => {
+                let name = input.line.text().trim().to_string();
+                self.flash(if name.is_empty() {
+                    "Creating a volume…".to_string()
+                } else {
+                    format!("Creating volume {name}…")
+                });
+                self.effect(Effect::CreateVolume(name));
+            }
             InputKind::Command => match command::parse(input.line.text()) {
                 Ok(None) => {}
                 Ok(Some(cmd)) => self.run_command(cmd),
@@ -1137,7 +1377,7 @@ impl App {
         match input.kind {
             InputKind::Filter => self.set_filter(&input.saved),
             InputKind::Search => self.set_search(&input.saved),
-            InputKind::Command => {}
+            InputKind::Command | InputKind::VolumeName => {}
         }
     }
 
@@ -1173,6 +1413,76 @@ impl App {
         match n {
             Notification::StoreChanged => self.effect(Effect::LoadImages),
             Notification::ContainersChanged => self.effect(Effect::LoadContainers),
+            Notification::VolumesChanged => self.effect(Effect::LoadVolumes),
+            Notification::VolumesLoaded(Ok(list)) => {
+                let select = self.select_volume.take();
+                self.volumes.set_volumes(list, self.now, select.as_deref());
+                let names: Vec<String> = self.volumes.rows.iter().map(|r| r.name.clone()).collect();
+                if self
+                    .detail
+                    .files
+                    .as_ref()
+                    .is_some_and(|(v, _)| !names.contains(v))
+                {
+                    self.detail.files = None;
+                }
+                if self.resource == Resource::Volumes {
+                    self.detail.inspect_stale = true;
+                    // The volume changed (written, or its users did): list the directory
+                    // shown again, keeping the selection.
+                    if let Some((v, b)) = self.detail.files.as_ref() {
+                        if self.detail.tab == DetailTab::Files
+                            && b.viewer.is_none()
+                            && b.entries.is_some()
+                        {
+                            self.effect(Effect::VolumeReadDir {
+                                volume: v.clone(),
+                                path: b.path.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+            Notification::VolumesLoaded(Err(e)) => {
+                self.volumes.loaded = true;
+                self.error("Cannot list volumes", e);
+            }
+            Notification::VolumeDone {
+                what,
+                result,
+                select,
+            } => {
+                match result {
+                    Ok(msg) => self.flash(msg),
+                    Err(e) => self.error(&format!("Cannot {what}"), e),
+                }
+                if let Some(name) = select {
+                    self.select_volume = Some(name);
+                }
+                self.effect(Effect::LoadVolumes);
+            }
+            Notification::VolumeDir {
+                volume,
+                path,
+                result,
+            } => {
+                if let Some((v, b)) = self.detail.files.as_mut() {
+                    if *v == volume {
+                        b.set_listing(&path, result);
+                    }
+                }
+            }
+            Notification::VolumeFile {
+                volume,
+                path,
+                result,
+            } => {
+                if let Some((v, b)) = self.detail.files.as_mut() {
+                    if *v == volume {
+                        b.set_file(&path, result, FILE_CAP);
+                    }
+                }
+            }
             Notification::ContainersLoaded(Ok(list)) => {
                 let first = !self.containers.loaded;
                 let select = self.select_container.take();
@@ -1355,7 +1665,13 @@ impl App {
     /// Refreshes relative times; true when a label changed.
     pub fn tick(&mut self, now: i64) -> bool {
         self.now = now;
-        let changed = self.images.refresh_ages(now) | self.containers.refresh_ages(now);
+        let changed = self.images.refresh_ages(now)
+            | self.containers.refresh_ages(now)
+            | self.volumes.refresh_ages(now);
+        if self.resource == Resource::Volumes {
+            // Sizes change as containers write, with no event: re-read them while shown.
+            self.effect(Effect::LoadVolumes);
+        }
         if !self.containers.rows.is_empty() {
             // "Up 5 minutes" comes from the engine: re-read the list.
             self.effect(Effect::LoadContainers);
@@ -1370,6 +1686,7 @@ impl App {
         let (mut follow, mut sample) = (None, None);
         match self.resource {
             Resource::Images => self.sync_image_detail(),
+            Resource::Volumes => self.sync_volume_detail(),
             Resource::Containers => {
                 if let Some(c) = self.containers.selected().cloned() {
                     match self.detail.tab {
@@ -1406,6 +1723,32 @@ impl App {
             }
             self.sampling = sample.clone();
             self.effect(Effect::SampleStats(sample));
+        }
+    }
+
+    fn sync_volume_detail(&mut self) {
+        let Some(name) = self.volumes.selected().map(|r| r.name.clone()) else {
+            return;
+        };
+        match self.detail.tab {
+            DetailTab::Inspect => {
+                let key = inspect_key(&name);
+                if self.detail.inspect_id() != Some(key.as_str()) || self.detail.inspect_stale {
+                    if self.detail.inspect_id() != Some(key.as_str()) {
+                        self.detail.inspect = Some((key, Load::Loading));
+                    }
+                    self.detail.inspect_stale = false;
+                    self.effect(Effect::LoadVolumeInspect(name));
+                }
+            }
+            DetailTab::Files if self.detail.files.as_ref().map(|(v, _)| v) != Some(&name) => {
+                self.detail.files = Some((name.clone(), FileBrowserState::new()));
+                self.effect(Effect::VolumeReadDir {
+                    volume: name,
+                    path: String::new(),
+                });
+            }
+            _ => {}
         }
     }
 

@@ -6,7 +6,8 @@ use rdesk_engine::models::{
     ContainerStatsResponse, ContainerSummary, CreateImageInfo, HistoryResponseItem,
     ImageDeleteResponseItem, ImagePruneResponse, ImageSummary,
 };
-use rdesk_widgets::LogLine;
+use rdesk_engine::VolumeUsage;
+use rdesk_widgets::{FileEntry, LogLine};
 
 #[derive(Debug)]
 pub enum Notification {
@@ -16,6 +17,29 @@ pub enum Notification {
     ContainersLoaded(Result<Vec<ContainerSummary>, String>),
     /// The event journal has container events: re-read the list.
     ContainersChanged,
+    /// Every volume with its size and users (`volumes_usage`).
+    VolumesLoaded(Result<Vec<VolumeUsage>, String>),
+    /// The journal has volume events, or containers came or went (volumes' users).
+    VolumesChanged,
+    /// A volume verb (create, remove, prune) finished: what to say, or why it failed;
+    /// `select` is a volume to select (a new one).
+    VolumeDone {
+        what: String,
+        result: Result<String, String>,
+        select: Option<String>,
+    },
+    /// A directory inside a volume, listed.
+    VolumeDir {
+        volume: String,
+        path: String,
+        result: Result<Vec<FileEntry>, String>,
+    },
+    /// The first bytes of a file inside a volume.
+    VolumeFile {
+        volume: String,
+        path: String,
+        result: Result<Vec<u8>, String>,
+    },
     HistoryLoaded {
         id: String,
         result: Result<Vec<HistoryResponseItem>, String>,
@@ -103,6 +127,27 @@ pub enum Effect {
     LoadHistory(String),
     LoadInspect(String),
     LoadContainerInspect(String),
+    /// Every volume with its size and users (walks them all: on demand only).
+    LoadVolumes,
+    /// `volume inspect` of this volume (reported as `InspectLoaded` with id `volume:NAME`).
+    LoadVolumeInspect(String),
+    /// `volume create NAME` (empty: a generated name).
+    CreateVolume(String),
+    RemoveVolume(String),
+    /// `volume prune` (`-a` with `all`).
+    PruneVolumes {
+        all: bool,
+    },
+    /// List `path` inside the volume.
+    VolumeReadDir {
+        volume: String,
+        path: String,
+    },
+    /// Read at most `[tui] file_max_bytes` of `path` inside the volume.
+    VolumeReadFile {
+        volume: String,
+        path: String,
+    },
     Pull(String),
     RemoveImage(String),
     PruneImages,

@@ -43,8 +43,9 @@ use keymap::KeyMap;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use rdesk_engine::{
-    CreateImageOptions, Engine, ListContainersOptions, ListImagesOptions, PruneImagesOptions,
-    Reference, RemoveContainerOptions, RemoveImageOptions,
+    CreateImageOptions, CreateVolumeOptions, Engine, ListContainersOptions, ListImagesOptions,
+    PruneImagesOptions, PruneVolumesOptions, Reference, RemoveContainerOptions, RemoveImageOptions,
+    RemoveVolumeOptions,
 };
 use std::io::{IsTerminal, Stdout, Write};
 use std::path::PathBuf;
@@ -128,6 +129,8 @@ pub async fn run(engine: Engine) -> anyhow::Result<()> {
         reload: false,
         loading_containers: false,
         reload_containers: false,
+        loading_volumes: false,
+        reload_volumes: false,
         pull: None,
         log_tail: config.log_tail,
         logs: None,
@@ -139,6 +142,7 @@ pub async fn run(engine: Engine) -> anyhow::Result<()> {
     // them: "Loading…") is drawn here.
     runner.run(Effect::LoadImages, &mut term)?;
     runner.run(Effect::LoadContainers, &mut term)?;
+    runner.run(Effect::LoadVolumes, &mut term)?;
     term.draw(&mut app)?;
     let mut last_draw = Instant::now();
     tokio::spawn(watch::watch(root, tx.clone(), refresh));
@@ -250,6 +254,9 @@ struct Runner {
     /// The same for the container list.
     loading_containers: bool,
     reload_containers: bool,
+    /// The same for the volumes (each read walks every volume for its size).
+    loading_volumes: bool,
+    reload_volumes: bool,
     pull: Option<tokio::task::JoinHandle<()>>,
     log_tail: usize,
     /// The log follower and the stats sampler of the container detail pane.
@@ -277,6 +284,12 @@ impl Runner {
                 self.loading_containers = false;
                 if std::mem::take(&mut self.reload_containers) {
                     self.load_containers();
+                }
+            }
+            Notification::VolumesLoaded(_) => {
+                self.loading_volumes = false;
+                if std::mem::take(&mut self.reload_volumes) {
+                    self.load_volumes();
                 }
             }
             Notification::PullDone(_) => self.pull = None,
@@ -315,9 +328,129 @@ impl Runner {
         });
     }
 
+    fn load_volumes(&mut self) {
+        if self.loading_volumes {
+            self.reload_volumes = true;
+            return;
+        }
+        self.loading_volumes = true;
+        let (engine, tx) = (self.engine.clone(), self.tx.clone());
+        tokio::spawn(async move {
+            let r = engine.volumes_usage().await;
+            let _ = tx.send(Notification::VolumesLoaded(r.map_err(text)));
+        });
+    }
+
     fn run(&mut self, effect: Effect, term: &mut Term) -> anyhow::Result<()> {
         let (engine, tx) = (self.engine.clone(), self.tx.clone());
         match effect {
+            Effect::LoadVolumes => self.load_volumes(),
+            Effect::LoadVolumeInspect(name) => {
+                tokio::spawn(async move {
+                    let result = match engine.inspect_volume(&name).await {
+                        Ok(v) => serde_json::to_value(v).map_err(text),
+                        Err(e) => Err(text(e)),
+                    };
+                    let id = views::volume_detail::inspect_key(&name);
+                    let _ = tx.send(Notification::InspectLoaded { id, result });
+                });
+            }
+            Effect::CreateVolume(name) => {
+                tokio::spawn(async move {
+                    let r = engine
+                        .create_volume(CreateVolumeOptions {
+                            name: name.clone(),
+                            ..Default::default()
+                        })
+                        .await;
+                    let (result, select) = match r {
+                        Ok(v) => (Ok(format!("created volume {}", v.name)), Some(v.name)),
+                        Err(e) => (Err(text(e)), None),
+                    };
+                    let _ = tx.send(Notification::VolumeDone {
+                        what: "create the volume".into(),
+                        result,
+                        select,
+                    });
+                });
+            }
+            Effect::RemoveVolume(name) => {
+                tokio::spawn(async move {
+                    let result = engine
+                        .remove_volume(&name, RemoveVolumeOptions::default())
+                        .await
+                        .map(|_| format!("removed volume {name}"))
+                        .map_err(text);
+                    let _ = tx.send(Notification::VolumeDone {
+                        what: format!("remove {name}"),
+                        result,
+                        select: None,
+                    });
+                });
+            }
+            Effect::PruneVolumes { all } => {
+                tokio::spawn(async move {
+                    let result = engine
+                        .prune_volumes(PruneVolumesOptions {
+                            all,
+                            ..Default::default()
+                        })
+                        .await
+                        .map(|r| {
+                            let n = r.volumes_deleted.map_or(0, |v| v.len());
+                            format!(
+                                "pruned {n} volume{}, {} reclaimed",
+                                if n == 1 { "" } else { "s" },
+                                crate::cli::format::human_size(
+                                    r.space_reclaimed.unwrap_or(0) as f64
+                                )
+                            )
+                        })
+                        .map_err(text);
+                    let _ = tx.send(Notification::VolumeDone {
+                        what: "prune volumes".into(),
+                        result,
+                        select: None,
+                    });
+                });
+            }
+            Effect::VolumeReadDir { volume, path } => {
+                tokio::spawn(async move {
+                    let result = engine
+                        .volume_read_dir(&volume, &path)
+                        .await
+                        .map(|list| {
+                            list.into_iter()
+                                .map(|e| rdesk_widgets::FileEntry {
+                                    name: e.name,
+                                    kind: e.kind.to_string(),
+                                    size: e.size,
+                                    mode: e.mode,
+                                    link_target: e.link_target,
+                                })
+                                .collect()
+                        })
+                        .map_err(text);
+                    let _ = tx.send(Notification::VolumeDir {
+                        volume,
+                        path,
+                        result,
+                    });
+                });
+            }
+            Effect::VolumeReadFile { volume, path } => {
+                tokio::spawn(async move {
+                    let result = engine
+                        .volume_read_file(&volume, &path, app::FILE_CAP)
+                        .await
+                        .map_err(text);
+                    let _ = tx.send(Notification::VolumeFile {
+                        volume,
+                        path,
+                        result,
+                    });
+                });
+            }
             Effect::LoadImages => self.load_images(),
             Effect::LoadContainers => self.load_containers(),
             Effect::LoadContainerInspect(id) => {

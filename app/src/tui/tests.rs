@@ -902,10 +902,14 @@ fn ages_tick_only_marks_dirty_on_change() {
 #[test]
 fn resource_actions_elsewhere_explain_themselves() {
     let mut a = loaded(three_images());
-    ch(&mut a, '3');
+    ch(&mut a, '4');
     ch(&mut a, 'd');
     assert!(a.popups.is_empty());
-    assert!(a.status.as_ref().unwrap().text.contains("no volumes"));
+    assert!(a.status.as_ref().unwrap().text.contains("no networks"));
+    ch(&mut a, '2');
+    ch(&mut a, 'c');
+    assert!(a.input.is_none());
+    assert!(a.status.as_ref().unwrap().text.contains("creates a volume"));
 }
 
 /// No size is too small: every view and dialog draws without a panic down to 1x1.
@@ -979,6 +983,44 @@ fn tiny_terminals_never_panic() {
             ch(a, 'r');
             typ(a, "busybox");
         }),
+        ("volumes", |a| {
+            a.on_notification(Notification::VolumesLoaded(Ok(three_volumes())));
+            ch(a, '3');
+        }),
+        ("volume files", |a| {
+            a.on_notification(Notification::VolumesLoaded(Ok(three_volumes())));
+            ch(a, '3');
+            press(a, KeyCode::Enter);
+            press(a, KeyCode::Tab);
+            press(a, KeyCode::Tab);
+            a.on_notification(volume_dir("data", "", files()));
+        }),
+        ("volume file open", |a| {
+            a.on_notification(Notification::VolumesLoaded(Ok(three_volumes())));
+            ch(a, '3');
+            press(a, KeyCode::Enter);
+            press(a, KeyCode::Tab);
+            press(a, KeyCode::Tab);
+            a.on_notification(volume_dir("data", "", files()));
+            ch(a, 'j');
+            ch(a, 'j');
+            press(a, KeyCode::Enter);
+            a.on_notification(Notification::VolumeFile {
+                volume: "data".into(),
+                path: "note.txt".into(),
+                result: Ok("y".repeat(300).into_bytes()),
+            });
+        }),
+        ("volume prune", |a| {
+            a.on_notification(Notification::VolumesLoaded(Ok(three_volumes())));
+            ch(a, '3');
+            ch(a, 'P');
+        }),
+        ("volume create", |a| {
+            ch(a, '3');
+            ch(a, 'c');
+            typ(a, "a-name");
+        }),
         ("terminal pane", |a| {
             a.on_notification(Notification::ContainersLoaded(Ok(three_containers())));
             ch(a, 'j');
@@ -1046,7 +1088,10 @@ fn run_form_builds_the_run_and_explains_what_is_missing() {
     for _ in 0.."8080:80".len() {
         press(&mut a, KeyCode::Backspace);
     }
-    for _ in 0..3 {
+    // Volumes work (the CLI parses -v): a named volume and a read-only bind.
+    press(&mut a, KeyCode::Tab);
+    typ(&mut a, "data:/data /srv/conf:/etc/app:ro");
+    for _ in 0..2 {
         press(&mut a, KeyCode::Tab);
     }
     ch(&mut a, ' ');
@@ -1063,6 +1108,10 @@ fn run_form_builds_the_run_and_explains_what_is_missing() {
                 "web",
                 "-e",
                 "MODE=demo",
+                "-v",
+                "data:/data",
+                "-v",
+                "/srv/conf:/etc/app:ro",
                 "busybox",
                 "sh",
                 "-c",
@@ -1189,4 +1238,331 @@ fn terminal_pane_beside_the_list() {
     ctrl(&mut a, 'o');
     assert!(a.term.is_none());
     assert_eq!(a.take_effects(), vec![Effect::TermClose]);
+}
+
+// ---- volumes ------------------------------------------------------------------------------
+
+fn volume(name: &str, created_ago: i64, size: u64, users: &[&str]) -> rdesk_engine::VolumeUsage {
+    use rdesk_engine::models::Volume;
+    let created = chrono::DateTime::from_timestamp(NOW - created_ago, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut labels = std::collections::HashMap::new();
+    if name.len() == 64 {
+        labels.insert("com.docker.volume.anonymous".to_string(), String::new());
+    }
+    rdesk_engine::VolumeUsage {
+        volume: Volume {
+            name: name.into(),
+            driver: "local".into(),
+            mountpoint: format!("/var/lib/rdesk/volumes/{name}/_data"),
+            created_at: Some(created),
+            labels,
+            scope: Some(rdesk_engine::models::VolumeScopeEnum::LOCAL),
+            ..Default::default()
+        },
+        size,
+        users: users
+            .iter()
+            .map(|u| rdesk_engine::VolumeUser {
+                id: WEB.into(),
+                name: u.to_string(),
+                destination: "/data".into(),
+                running: true,
+            })
+            .collect(),
+    }
+}
+
+const ANON: &str = "3f1c0e9a7b5d4c2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e";
+
+fn three_volumes() -> Vec<rdesk_engine::VolumeUsage> {
+    vec![
+        volume("data", 3600 * 2, 1_234_567, &["web"]),
+        volume("cache", 86_400 * 3, 0, &[]),
+        volume(ANON, 60 * 5, 4096, &[]),
+    ]
+}
+
+fn files() -> Vec<rdesk_widgets::FileEntry> {
+    let e = |name: &str, kind: &str, size: u64, mode: u32, link: Option<&str>| {
+        rdesk_widgets::FileEntry {
+            name: name.into(),
+            kind: kind.into(),
+            size,
+            mode,
+            link_target: link.map(str::to_string),
+        }
+    };
+    vec![
+        e("blob.bin", "file", 2_000_000, 0o600, None),
+        e("etc", "dir", 4096, 0o755, None),
+        e("note.txt", "file", 13, 0o644, None),
+        e("passwd", "symlink", 11, 0o777, Some("/etc/passwd")),
+    ]
+}
+
+fn volume_dir(v: &str, path: &str, list: Vec<rdesk_widgets::FileEntry>) -> Notification {
+    Notification::VolumeDir {
+        volume: v.into(),
+        path: path.into(),
+        result: Ok(list),
+    }
+}
+
+fn with_volumes(list: Vec<rdesk_engine::VolumeUsage>) -> App {
+    let mut a = loaded(three_images());
+    a.on_notification(Notification::VolumesLoaded(Ok(list)));
+    ch(&mut a, '3');
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::LoadVolumes],
+        "shown: sizes re-read"
+    );
+    a
+}
+
+#[test]
+fn volumes_pane_empty_several_and_long_names() {
+    let mut a = with_volumes(vec![]);
+    insta::assert_snapshot!("volumes_empty_80x24", render(&mut a, 80, 24));
+    let mut a = with_volumes(three_volumes());
+    insta::assert_snapshot!("volumes_three_80x24", render(&mut a, 80, 24));
+    insta::assert_snapshot!("volumes_three_200x50", render(&mut a, 200, 50));
+    let long = "a-volume-name-far-longer-than-any-column-could-ever-hold-in-eighty-columns";
+    let mut a = with_volumes(vec![volume(
+        long,
+        10,
+        5_000_000_000,
+        &["a-container-with-a-long-name", "second", "third"],
+    )]);
+    insta::assert_snapshot!("volumes_long_names_80x24", render(&mut a, 80, 24));
+}
+
+#[test]
+fn volume_selection_and_filter_survive_reloads() {
+    let mut a = with_volumes(three_volumes());
+    // Sorted by name: the anonymous one, cache, data.
+    ch(&mut a, 'G');
+    assert_eq!(a.volumes.selected().unwrap().name, "data");
+    let mut list = three_volumes();
+    list.push(volume("aaa-first", 1, 0, &[]));
+    a.on_notification(Notification::VolumesLoaded(Ok(list)));
+    assert_eq!(a.volumes.selected().unwrap().name, "data");
+    ch(&mut a, '/');
+    typ(&mut a, "web");
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(
+        a.volumes.visible.len(),
+        1,
+        "the filter looks at the users too"
+    );
+    // The journal says volumes changed: reload.
+    a.on_notification(Notification::VolumesChanged);
+    assert_eq!(a.take_effects(), vec![Effect::LoadVolumes]);
+}
+
+#[test]
+fn volume_info_and_inspect() {
+    let mut a = with_volumes(three_volumes());
+    ch(&mut a, 'G');
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.focus, Focus::Detail);
+    insta::assert_snapshot!("volume_info", render(&mut a, 100, 30));
+    press(&mut a, KeyCode::Tab);
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::LoadVolumeInspect("data".into())]
+    );
+    a.on_notification(Notification::InspectLoaded {
+        id: "volume:data".into(),
+        result: Ok(json!({"Name": "data", "Driver": "local",
+                          "Mountpoint": "/var/lib/rdesk/volumes/data/_data"})),
+    });
+    let out = render(&mut a, 100, 30);
+    assert!(out.contains("\"Mountpoint\""), "{out}");
+}
+
+#[test]
+fn volume_file_browser() {
+    let mut a = with_volumes(three_volumes());
+    ch(&mut a, 'G');
+    press(&mut a, KeyCode::Enter);
+    press(&mut a, KeyCode::Tab);
+    press(&mut a, KeyCode::Tab);
+    assert_eq!(a.detail.tab, DetailTab::Files);
+    let effects = a.take_effects();
+    assert!(
+        effects.contains(&Effect::VolumeReadDir {
+            volume: "data".into(),
+            path: "".into()
+        }),
+        "{effects:?}"
+    );
+    a.on_notification(volume_dir("data", "", files()));
+    let out = render(&mut a, 100, 30);
+    insta::assert_snapshot!("volume_files_listing", out);
+    // A reload of the volumes (an event, the minute tick) lists the directory again.
+    a.on_notification(Notification::VolumesLoaded(Ok(three_volumes())));
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::VolumeReadDir {
+            volume: "data".into(),
+            path: "".into()
+        }]
+    );
+    a.on_notification(volume_dir("data", "", files()));
+    assert!(out.contains("passwd -> /etc/passwd"));
+    // etc/ first; enter opens it.
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::VolumeReadDir {
+            volume: "data".into(),
+            path: "etc".into()
+        }]
+    );
+    a.on_notification(volume_dir("data", "etc", vec![]));
+    assert!(render(&mut a, 100, 30).contains("Empty directory"));
+    // `-` goes up (not fold-all), to the directory we came from.
+    ch(&mut a, '-');
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::VolumeReadDir {
+            volume: "data".into(),
+            path: "".into()
+        }]
+    );
+    a.on_notification(volume_dir("data", "", files()));
+    // etc, blob.bin, note.txt
+    ch(&mut a, 'j');
+    ch(&mut a, 'j');
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::VolumeReadFile {
+            volume: "data".into(),
+            path: "note.txt".into()
+        }]
+    );
+    a.on_notification(Notification::VolumeFile {
+        volume: "data".into(),
+        path: "note.txt".into(),
+        result: Ok(b"hello-volume\nsecond line\n".to_vec()),
+    });
+    let out = render(&mut a, 100, 30);
+    insta::assert_snapshot!("volume_file_text", out);
+    assert!(out.contains("hello-volume"));
+    // Search in the file.
+    ch(&mut a, '/');
+    typ(&mut a, "second");
+    press(&mut a, KeyCode::Enter);
+    assert!(a.status.is_none(), "found: {:?}", a.status);
+    // Backspace closes it; esc then leaves the pane.
+    press(&mut a, KeyCode::Backspace);
+    assert!(!render(&mut a, 100, 30).contains("hello-volume"));
+    ch(&mut a, 'k');
+    press(&mut a, KeyCode::Enter);
+    a.on_notification(Notification::VolumeFile {
+        volume: "data".into(),
+        path: "blob.bin".into(),
+        result: Ok(vec![0x7f, b'E', b'L', b'F', 0, 0, 1]),
+    });
+    let out = render(&mut a, 100, 30);
+    insta::assert_snapshot!("volume_file_binary", out);
+    assert!(out.contains("binary, 2000000 bytes"));
+    press(&mut a, KeyCode::Esc);
+    assert!(a.files_mut().unwrap().viewer.is_none());
+    assert_eq!(a.focus, Focus::Detail);
+    press(&mut a, KeyCode::Esc);
+    assert_eq!(a.focus, Focus::Table);
+}
+
+#[test]
+fn volume_create_remove_prune_dialogs() {
+    let mut a = with_volumes(three_volumes());
+    ch(&mut a, 'c');
+    typ(&mut a, "mydata");
+    insta::assert_snapshot!("volume_create_input", render(&mut a, 80, 24));
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::CreateVolume("mydata".into())]
+    );
+    a.on_notification(Notification::VolumeDone {
+        what: "create the volume".into(),
+        result: Ok("created volume mydata".into()),
+        select: Some("mydata".into()),
+    });
+    assert_eq!(a.take_effects(), vec![Effect::LoadVolumes]);
+    let mut list = three_volumes();
+    list.push(volume("mydata", 1, 0, &[]));
+    a.on_notification(Notification::VolumesLoaded(Ok(list)));
+    assert_eq!(a.volumes.selected().unwrap().name, "mydata");
+
+    // Remove the volume "web" uses: the dialog says it is refused, the refusal is an error.
+    a.on_notification(Notification::VolumesLoaded(Ok(three_volumes())));
+    ch(&mut a, 'G');
+    ch(&mut a, 'd');
+    insta::assert_snapshot!("volume_remove_in_use", render(&mut a, 80, 24));
+    ch(&mut a, 'y');
+    assert_eq!(a.take_effects(), vec![Effect::RemoveVolume("data".into())]);
+    a.on_notification(Notification::VolumeDone {
+        what: "remove data".into(),
+        result: Err(format!("remove data: volume is in use - [{WEB}]")),
+        select: None,
+    });
+    insta::assert_snapshot!("volume_in_use_error", render(&mut a, 80, 24));
+    press(&mut a, KeyCode::Esc);
+    assert!(a.popups.is_empty());
+    a.take_effects();
+
+    // Prune: anonymous ones by default, `a` for all unused.
+    ch(&mut a, 'P');
+    insta::assert_snapshot!("volume_prune", render(&mut a, 80, 24));
+    ch(&mut a, 'a');
+    insta::assert_snapshot!("volume_prune_all", render(&mut a, 80, 24));
+    ch(&mut a, 'y');
+    assert_eq!(a.take_effects(), vec![Effect::PruneVolumes { all: true }]);
+}
+
+#[test]
+fn mounts_tab_jumps_to_the_volume() {
+    let mut a = with_containers(three_containers());
+    a.on_notification(Notification::VolumesLoaded(Ok(three_volumes())));
+    ch(&mut a, 'j');
+    assert_eq!(a.containers.selected().unwrap().name, "web");
+    press(&mut a, KeyCode::Enter);
+    for _ in 0..4 {
+        press(&mut a, KeyCode::Tab);
+    }
+    assert_eq!(a.detail.tab, DetailTab::Mounts);
+    let mut doc = container_doc();
+    doc["Mounts"] = json!([
+        {"Type": "bind", "Source": "/srv/conf", "Destination": "/etc/app", "RW": false},
+        {"Type": "volume", "Name": "data", "Source": "/var/lib/rdesk/volumes/data/_data",
+         "Destination": "/data", "Driver": "local", "RW": true},
+    ]);
+    a.on_notification(Notification::InspectLoaded {
+        id: WEB.into(),
+        result: Ok(doc),
+    });
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(
+        a.resource,
+        Resource::Containers,
+        "a bind mount is no volume"
+    );
+    assert!(a.status.as_ref().unwrap().text.contains("/srv/conf"));
+    ch(&mut a, 'j');
+    insta::assert_snapshot!("container_mounts_volume_selected", render(&mut a, 100, 30));
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.resource, Resource::Volumes);
+    assert_eq!(a.detail.tab, DetailTab::Files);
+    assert_eq!(a.focus, Focus::Detail);
+    assert_eq!(a.volumes.selected().unwrap().name, "data");
+    assert!(a.take_effects().contains(&Effect::VolumeReadDir {
+        volume: "data".into(),
+        path: "".into()
+    }));
 }

@@ -7,7 +7,8 @@
 //! Containers change through the engine's event journal (`<runroot>/events.log`, one JSON
 //! line per event, appended by every rdesk process and by the monitors): `watch_journal`
 //! wakes on inotify when it grows, reads the new events from its offset and reports
-//! `ContainersChanged` when one is about a container. Images keep the `images.json` watch
+//! `ContainersChanged` when one is about a container, `VolumesChanged` when one is about a
+//! volume or a container came or went (a volume's users). Images keep the `images.json` watch
 //! (their index is the source of truth and is replaced atomically).
 
 use super::event::Notification;
@@ -89,10 +90,22 @@ pub async fn watch_journal(
 ) {
     let runroot = engine.store().runroot().to_path_buf();
     let mut offset = engine.events_end();
-    let wake = |offset: &mut u64| -> bool {
+    // What the new events change: (the container list, the volumes). Containers that come
+    // or go change the volumes' users.
+    let wake = |offset: &mut u64| -> (bool, bool) {
         let (events, next) = engine.events_from(*offset);
         *offset = next;
-        events.iter().any(|e| e.typ == "container")
+        (
+            events.iter().any(|e| e.typ == "container"),
+            events.iter().any(|e| {
+                e.typ == "volume"
+                    || (e.typ == "container" && matches!(e.action.as_str(), "create" | "destroy"))
+            }),
+        )
+    };
+    let send = |(containers, volumes): (bool, bool)| -> bool {
+        (!containers || tx.send(Notification::ContainersChanged).is_ok())
+            && (!volumes || tx.send(Notification::VolumesChanged).is_ok())
     };
     let watched = (|| -> io::Result<AsyncFd<Fd>> {
         let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
@@ -114,14 +127,14 @@ pub async fn watch_journal(
                     _ = tick.tick() => {}
                     _ = tx.closed() => return,
                 }
-                if wake(&mut offset) && tx.send(Notification::ContainersChanged).is_err() {
+                if !send(wake(&mut offset)) {
                     return;
                 }
             }
         }
     };
     // Anything that happened between reading the end and the watch.
-    if wake(&mut offset) && tx.send(Notification::ContainersChanged).is_err() {
+    if !send(wake(&mut offset)) {
         return;
     }
     loop {
@@ -136,8 +149,7 @@ pub async fn watch_journal(
                         .as_deref()
                         .is_some_and(|n| n.to_string_lossy().starts_with("events.log"))
                 });
-                if journal && wake(&mut offset) && tx.send(Notification::ContainersChanged).is_err()
-                {
+                if journal && !send(wake(&mut offset)) {
                     return;
                 }
             }
@@ -197,6 +209,41 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(2), task)
             .await
             .expect("the watcher ends with the app")
+            .unwrap();
+    }
+
+    /// A volume created by another handle on the store (another process's CLI) reaches the
+    /// journal follower as `VolumesChanged`, and not as a container change.
+    #[tokio::test]
+    async fn journal_volume_events_reload_the_volumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg =
+            rdesk_engine::EngineConfig::with_root(dir.path().join("root"), dir.path().join("run"));
+        let engine = rdesk_engine::Engine::open_unchecked(cfg.clone())
+            .await
+            .unwrap();
+        let other = rdesk_engine::Engine::open_unchecked(cfg).await.unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(watch_journal(engine, tx, Duration::from_secs(1)));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        other
+            .create_volume(rdesk_engine::CreateVolumeOptions {
+                name: "data".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+            .await
+            .expect("a notification")
+            .unwrap();
+        assert!(matches!(n, Notification::VolumesChanged), "{n:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(rx.try_recv().is_err(), "no container change");
+        drop(rx);
+        tokio::time::timeout(Duration::from_secs(2), task)
+            .await
+            .unwrap()
             .unwrap();
     }
 

@@ -5,6 +5,7 @@ use super::super::app::App;
 use super::super::views::age;
 use super::super::views::containers::ContainerRow;
 use super::super::views::images::{short_id, ImageRow};
+use super::super::views::volumes::VolumeRow;
 use super::{centered, frame, hint_line, wrapped_height};
 use crate::cli::format::human_size;
 use ratatui::layout::Rect;
@@ -26,6 +27,11 @@ pub enum Pending {
     },
     /// (ID, name) of the stopped containers the dialog listed.
     PruneContainers(Vec<(String, String)>),
+    RemoveVolume(String),
+    /// `volume prune`, `-a` with `all`.
+    PruneVolumes {
+        all: bool,
+    },
     Quit,
 }
 
@@ -158,6 +164,75 @@ impl ConfirmState {
         }
     }
 
+    /// `volume rm`: refused by the engine (as by Docker, `-f` too) while a container uses
+    /// it; the dialog says so before, the refusal comes back as an error.
+    pub fn remove_volume(v: &VolumeRow) -> Self {
+        let item = format!("remove  {}  {}", v.name, human_size(v.size as f64));
+        let summary = if v.in_use() {
+            format!(
+                "{} is used by {}: the engine refuses to remove it (as Docker, even with -f) until they are removed.",
+                v.name,
+                v.users.join(", ")
+            )
+        } else {
+            format!(
+                "Its content goes with it: frees {}. No container uses it.",
+                human_size(v.size as f64)
+            )
+        };
+        ConfirmState {
+            title: "Remove volume?".into(),
+            items: vec![item],
+            summary,
+            pending: Pending::RemoveVolume(v.name.clone()),
+        }
+    }
+
+    /// `volume prune`: the unused anonymous volumes, or with `all` every unused one (`-a`).
+    pub fn prune_volumes(rows: &[VolumeRow], all: bool) -> Self {
+        let going: Vec<&VolumeRow> = rows
+            .iter()
+            .filter(|v| !v.in_use() && (all || v.anonymous))
+            .collect();
+        let total: u64 = going.iter().map(|v| v.size).sum();
+        let unused_named = rows.iter().filter(|v| !v.in_use() && !v.anonymous).count();
+        let mut items: Vec<String> = going
+            .iter()
+            .map(|v| format!("remove  {:>8}  {}", human_size(v.size as f64), v.name))
+            .collect();
+        if items.is_empty() {
+            items.push(if all {
+                "No unused volume: nothing to remove.".into()
+            } else {
+                "No unused anonymous volume: nothing to remove.".into()
+            });
+        }
+        let scope = if all {
+            "All unused volumes, named ones too (prune -a)".to_string()
+        } else if unused_named > 0 {
+            format!(
+                "Anonymous volumes only; {unused_named} unused named volume{} stay{} (a: all unused, prune -a)",
+                if unused_named == 1 { "" } else { "s" },
+                if unused_named == 1 { "s" } else { "" }
+            )
+        } else {
+            "Anonymous volumes only (a: all unused, prune -a)".to_string()
+        };
+        ConfirmState {
+            title: format!(
+                "Prune {} volume{}?",
+                going.len(),
+                if going.len() == 1 { "" } else { "s" }
+            ),
+            items,
+            summary: format!(
+                "{scope}. Frees {}; volumes a container uses stay.",
+                human_size(total as f64)
+            ),
+            pending: Pending::PruneVolumes { all },
+        }
+    }
+
     pub fn quit_while_pulling(reference: String) -> Self {
         ConfirmState {
             title: "Quit?".into(),
@@ -187,7 +262,20 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &ConfirmState) {
     let h = shown as u16 + (more > 0) as u16 + summary_h + 4;
     let r = centered(area, w, h);
     let title = Line::from(Span::styled(format!(" {} ", c.title), st.title));
-    let hint = hint_line(app, &[(Action::Confirm, "yes"), (Action::Cancel, "no")]);
+    let hint = match c.pending {
+        Pending::PruneVolumes { all } => hint_line(
+            app,
+            &[
+                (Action::Confirm, "yes"),
+                (Action::Cancel, "no"),
+                (
+                    Action::PruneAll,
+                    if all { "anonymous only" } else { "all unused" },
+                ),
+            ],
+        ),
+        _ => hint_line(app, &[(Action::Confirm, "yes"), (Action::Cancel, "no")]),
+    };
     let inner = frame(f, r, app, title, hint, false);
     let w = inner.width as usize;
     let mut lines: Vec<Line> = c

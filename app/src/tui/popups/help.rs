@@ -31,7 +31,9 @@ fn lines(app: &App) -> Vec<Line<'static>> {
         Group::Resources,
         Group::Containers,
         Group::Images,
+        Group::Volumes,
         Group::Inspect,
+        Group::Files,
         Group::Logs,
         Group::Dialogs,
     ] {

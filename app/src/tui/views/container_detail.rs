@@ -38,7 +38,7 @@ pub fn draw(f: &mut Frame, inner: Rect, app: &mut App, c: &ContainerRow) {
     let focused = app.focus == Focus::Detail;
     let st = app.theme.styles.clone();
     match app.detail.tab {
-        DetailTab::Info | DetailTab::History => {
+        DetailTab::Info | DetailTab::History | DetailTab::Files => {
             let v = inspect_value(app, &c.id);
             let s = |path: &[&str]| -> Option<String> {
                 let mut cur = v?;
@@ -190,6 +190,7 @@ pub fn draw(f: &mut Frame, inner: Rect, app: &mut App, c: &ContainerRow) {
                 }
             };
             let w = inner.width as usize;
+            app.detail.mount = app.detail.mount.min(mounts.len() - 1);
             let mut lines = vec![Line::from(Span::styled(
                 truncate(
                     &format!(
@@ -200,15 +201,40 @@ pub fn draw(f: &mut Frame, inner: Rect, app: &mut App, c: &ContainerRow) {
                 ),
                 st.header,
             ))];
-            for m in &mounts {
+            for (i, m) in mounts.iter().enumerate() {
+                // A volume by its name (enter jumps to it), a bind by its host path.
+                let source = match g(m, "Name") {
+                    n if !n.is_empty() && g(m, "Type") == "volume" => n,
+                    _ => g(m, "Source"),
+                };
                 let row = format!(
                     "{:<8} {:<28} {:<28} {}",
                     g(m, "Type"),
-                    g(m, "Source"),
+                    source,
                     g(m, "Destination"),
                     g(m, "RW")
                 );
-                lines.push(Line::from(Span::styled(truncate(&row, w), st.text)));
+                let style = if i == app.detail.mount && focused {
+                    st.selected
+                } else {
+                    st.text
+                };
+                lines.push(Line::from(Span::styled(truncate(&row, w), style)));
+            }
+            if focused
+                && mounts
+                    .get(app.detail.mount)
+                    .is_some_and(|m| g(m, "Type") == "volume")
+                && inner.height as usize > lines.len() + 1
+            {
+                lines.push(Line::raw(""));
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "{} shows this volume's files",
+                        app.keymap.label(Action::Select)
+                    ),
+                    st.dim,
+                )));
             }
             f.render_widget(Paragraph::new(lines), inner);
         }

@@ -13,7 +13,8 @@ use ratatui::Frame;
 use rdesk_engine::models::{ContainerStatsResponse, HistoryResponseItem};
 use rdesk_widgets::text::truncate;
 use rdesk_widgets::{
-    HistoryRow, JsonTree, JsonTreeState, LayerHistory, LayerHistoryState, LogViewState,
+    FileBrowserState, HistoryRow, JsonTree, JsonTreeState, LayerHistory, LayerHistoryState,
+    LogViewState,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -25,6 +26,7 @@ pub enum DetailTab {
     Logs,
     Stats,
     Mounts,
+    Files,
 }
 
 impl DetailTab {
@@ -34,6 +36,7 @@ impl DetailTab {
         match r {
             Resource::Images => &[Info, Inspect, History],
             Resource::Containers => &[Info, Inspect, Logs, Stats, Mounts],
+            Resource::Volumes => &[Info, Inspect, Files],
             _ => &[Info],
         }
     }
@@ -45,6 +48,7 @@ impl DetailTab {
             DetailTab::Logs => "Logs",
             DetailTab::Stats => "Stats",
             DetailTab::Mounts => "Mounts",
+            DetailTab::Files => "Files",
         }
     }
     pub fn next(self, r: Resource) -> DetailTab {
@@ -80,6 +84,10 @@ pub struct DetailState {
     pub logs: Option<(String, LogViewState)>,
     /// Container ID and its samples.
     pub stats: Option<(String, StatsState)>,
+    /// The selected row of a container's Mounts tab.
+    pub mount: usize,
+    /// Volume name and its file browser (the Files tab).
+    pub files: Option<(String, FileBrowserState)>,
 }
 
 /// Samples of one container: CPU % and memory for the sparklines, the last one in full.
@@ -233,12 +241,17 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     } else {
         None
     };
+    let volume = if app.resource == Resource::Volumes {
+        app.volumes.selected().cloned()
+    } else {
+        None
+    };
     let mut block = pane(app, Line::from(title), focused);
     let name = match (&selected, &container) {
         (Some(row), _) if row.dangling => Some(super::images::short_id(&row.id)),
         (Some(row), _) => Some(row.reference.clone()),
         (_, Some(c)) => Some(c.name.clone()),
-        _ => None,
+        _ => volume.as_ref().map(|v| v.name.clone()),
     };
     if let Some(name) = name {
         let room = area.width.saturating_sub(left_w + 4) as usize;
@@ -262,6 +275,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
         super::container_detail::draw(f, inner, app, &c);
         return;
     }
+    if let Some(v) = volume {
+        super::volume_detail::draw(f, inner, app, &v);
+        return;
+    }
     let Some(row) = selected else {
         let what = match app.resource {
             Resource::Images if app.images.loaded && app.images.rows.is_empty() => {
@@ -272,6 +289,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
                 "Containers are listed above; their details, logs and stats show here."
             }
             Resource::Containers => "Select a container to see its details.",
+            Resource::Volumes if app.volumes.loaded && app.volumes.rows.is_empty() => {
+                "Volumes are listed above; their details and files show here."
+            }
+            Resource::Volumes => "Select a volume to see its details and files.",
             _ => "Details of the selected row show here.",
         };
         note(f, what.to_string());
@@ -325,7 +346,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
                 f.render_stateful_widget(JsonTree::new(&st).focused(focused), inner, tree);
             }
         },
-        DetailTab::Logs | DetailTab::Stats | DetailTab::Mounts => {}
+        DetailTab::Logs | DetailTab::Stats | DetailTab::Mounts | DetailTab::Files => {}
         DetailTab::History => match app.detail.history_mut() {
             None | Some(Load::Loading) => note(f, "Loading…".into()),
             Some(Load::Failed(e)) => note(f, format!("Cannot read the history: {e}")),

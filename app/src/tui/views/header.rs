@@ -92,6 +92,8 @@ pub fn draw_tabs(f: &mut Frame, area: Rect, app: &mut App) {
             Resource::Images => "…".into(),
             Resource::Containers if app.containers.loaded => app.containers.rows.len().to_string(),
             Resource::Containers => "…".into(),
+            Resource::Volumes if app.volumes.loaded => app.volumes.rows.len().to_string(),
+            Resource::Volumes => "…".into(),
             _ => "-".into(),
         };
         let text = format!(" {} {} {} ", i + 1, r.title(), count);

@@ -34,6 +34,25 @@ pub fn hints(app: &App) -> Vec<(Action, &'static str)> {
                     (Bottom, "end"),
                     (SaveLogs, "save"),
                 ]);
+            } else if app.detail.tab == DetailTab::Files && app.resource == Resource::Volumes {
+                let open = app
+                    .detail
+                    .files
+                    .as_ref()
+                    .is_some_and(|(_, b)| b.viewer.is_some());
+                if open {
+                    v.extend([
+                        (Parent, "close"),
+                        (Down, "scroll"),
+                        (Filter, "search"),
+                        (NextMatch, "next"),
+                        (Wrap, "wrap"),
+                    ]);
+                } else {
+                    v.extend([(Select, "open"), (Parent, "up"), (Down, "move")]);
+                }
+            } else if app.detail.tab == DetailTab::Mounts && app.resource == Resource::Containers {
+                v.extend([(Down, "move"), (Select, "volume's files")]);
             } else if app.detail.tab == DetailTab::Inspect {
                 v.extend([
                     (Select, "fold"),
@@ -82,6 +101,19 @@ pub fn hints(app: &App) -> Vec<(Action, &'static str)> {
                     (Help, "help"),
                     (Quit, "quit"),
                 ]
+            } else if app.resource == Resource::Volumes {
+                vec![
+                    (Create, "create"),
+                    (Select, "details/files"),
+                    (Delete, "remove"),
+                    (Prune, "prune"),
+                    (Inspect, "inspect"),
+                    (Copy, "copy mountpoint"),
+                    (Filter, "filter"),
+                    (Command, "cmd"),
+                    (Help, "help"),
+                    (Quit, "quit"),
+                ]
             } else {
                 vec![
                     (NextTab, "next"),
@@ -108,6 +140,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             InputKind::Filter => "/",
             InputKind::Command => ":",
             InputKind::Search => "search: ",
+            InputKind::VolumeName => "new volume name (empty: generated): ",
         };
         let pos = input
             .line

@@ -9,6 +9,7 @@ pub mod images;
 pub mod keybar;
 pub mod networks;
 pub mod terminal;
+pub mod volume_detail;
 pub mod volumes;
 
 use super::app::{App, Focus, Resource};
