@@ -277,6 +277,19 @@ fn runc_runs_the_same_bundle() {
 }
 
 #[test]
+fn ps_lists_newest_first_within_one_second() {
+    let (_reg, rd, img) = with_busybox();
+    let _c = Cleanup(&rd);
+    let names = ["first", "second", "third", "fourth"];
+    for n in names {
+        rd.run(&["create", "--name", n, &img, "true"]).ok();
+    }
+    let out = rd.run(&["ps", "-a", "--format", "{{.Names}}"]).ok().stdout;
+    let listed: Vec<&str> = out.lines().collect();
+    assert_eq!(listed, ["fourth", "third", "second", "first"]);
+}
+
+#[test]
 fn rmi_refuses_an_image_a_container_uses() {
     let (_reg, rd, img) = with_busybox();
     let _c = Cleanup(&rd);

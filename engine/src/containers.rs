@@ -505,6 +505,8 @@ pub(crate) fn list(
         let _ = cs.reconcile(&id);
     }
     let mut out = Vec::new();
+    // Newest first by the full creation time: the summary's `Created` has whole seconds only.
+    let mut created: HashMap<String, String> = HashMap::new();
     for (record, state) in cs.all() {
         if !opts.all && !state.status.is_live() {
             continue;
@@ -519,6 +521,7 @@ pub(crate) fn list(
             .join(" ");
         let (ports, network_settings) =
             crate::network::summary_parts(store, &record, state.status.is_live());
+        created.insert(record.id.clone(), record.created.clone());
         out.push(ContainerSummary {
             id: Some(record.id.clone()),
             names: Some(vec![format!("/{}", record.name)]),
@@ -542,7 +545,8 @@ pub(crate) fn list(
             ..Default::default()
         });
     }
-    out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+    let when = |c: &ContainerSummary| c.id.as_ref().and_then(|id| created.get(id));
+    out.sort_by(|a, b| when(b).cmp(&when(a)).then(a.id.cmp(&b.id)));
     if let Some(n) = opts.limit {
         out.truncate(n);
     }
