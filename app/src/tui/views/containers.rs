@@ -36,6 +36,8 @@ pub struct ContainerRow {
     /// Published and exposed ports as `docker ps` shows them (empty until the engine
     /// publishes ports).
     pub ports: String,
+    /// The networks it is attached to (running or not), by name.
+    pub networks: Vec<String>,
 }
 
 impl ContainerRow {
@@ -54,6 +56,16 @@ impl ContainerRow {
             state: s.state.unwrap_or(State::EMPTY),
             status: s.status.clone().unwrap_or_default(),
             ports: ports_cell(s.ports.as_deref().unwrap_or_default()),
+            networks: {
+                let mut n: Vec<String> = s
+                    .network_settings
+                    .as_ref()
+                    .and_then(|n| n.networks.as_ref())
+                    .map(|n| n.keys().cloned().collect())
+                    .unwrap_or_default();
+                n.sort();
+                n
+            },
         }
     }
     pub fn running(&self) -> bool {
