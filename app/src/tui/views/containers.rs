@@ -16,8 +16,8 @@ pub const COLUMNS: [Column; 7] = [
     Column::new("IMAGE", Constraint::Fill(2)).filterable(),
     Column::new("COMMAND", Constraint::Fill(2)),
     Column::new("CREATED", Constraint::Length(8)),
-    Column::new("STATUS", Constraint::Fill(2)).filterable(),
-    // Room for `0.0.0.0:8080->80/tcp` on a 130-column terminal.
+    Column::new("STATUS", Constraint::Fill(3)).filterable(),
+    // As wide as IMAGE and NAMES: `0.0.0.0:8080->80/tcp` fits from about 140 columns.
     Column::new("PORTS", Constraint::Fill(2)),
     Column::new("NAMES", Constraint::Fill(2)).filterable(),
 ];
