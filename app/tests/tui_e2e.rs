@@ -665,7 +665,7 @@ fn networks_pane_detail_and_connect_from_a_container() {
     tmux.type_text("cache");
     tmux.keys(&["Enter"]);
     tmux.wait_for("connected", wait, |s| {
-        s.contains("connected") && s.contains("todo-app")
+        s.contains("connected third to todo-app")
     });
     let net = inspect("todo-app");
     assert!(!addr_of(&net, "third").is_empty(), "third connected: {net}");

@@ -592,6 +592,7 @@ impl App {
                                 self.effect(Effect::ConnectNetwork {
                                     network,
                                     container,
+                                    name,
                                     alias,
                                 });
                             }
@@ -716,15 +717,12 @@ impl App {
                 self.flash("Pruning networks…");
                 self.effect(Effect::PruneNetworks);
             }
-            Pending::Disconnect {
-                network,
-                id,
-                name: _,
-            } => {
-                self.flash(format!("Disconnecting from {network}…"));
+            Pending::Disconnect { network, id, name } => {
+                self.flash(format!("Disconnecting {name} from {network}…"));
                 self.effect(Effect::DisconnectNetwork {
                     network,
                     container: id,
+                    name,
                 });
             }
             Pending::Quit => self.quit(),

@@ -167,14 +167,17 @@ pub enum Effect {
     RemoveNetwork(String),
     PruneNetworks,
     /// `network connect [--alias ALIAS] NETWORK CONTAINER` (empty alias: none).
+    /// The container by full ID; `name` for the messages.
     ConnectNetwork {
         network: String,
         container: String,
+        name: String,
         alias: String,
     },
     DisconnectNetwork {
         network: String,
         container: String,
+        name: String,
     },
     Pull(String),
     RemoveImage(String),

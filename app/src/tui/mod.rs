@@ -459,10 +459,10 @@ impl Runner {
             Effect::ConnectNetwork {
                 network,
                 container,
+                name,
                 alias,
             } => {
                 tokio::spawn(async move {
-                    let short = container.chars().take(12).collect::<String>();
                     let result = engine
                         .connect_network(
                             &network,
@@ -477,7 +477,7 @@ impl Runner {
                             },
                         )
                         .await
-                        .map(|_| format!("connected {short} to {network}"))
+                        .map(|_| format!("connected {name} to {network}"))
                         .map_err(text);
                     let _ = tx.send(Notification::NetworkDone {
                         what: format!("connect to {network}"),
@@ -486,9 +486,12 @@ impl Runner {
                     });
                 });
             }
-            Effect::DisconnectNetwork { network, container } => {
+            Effect::DisconnectNetwork {
+                network,
+                container,
+                name,
+            } => {
                 tokio::spawn(async move {
-                    let short = container.chars().take(12).collect::<String>();
                     let result = engine
                         .disconnect_network(
                             &network,
@@ -498,7 +501,7 @@ impl Runner {
                             },
                         )
                         .await
-                        .map(|_| format!("disconnected {short} from {network}"))
+                        .map(|_| format!("disconnected {name} from {network}"))
                         .map_err(text);
                     let _ = tx.send(Notification::NetworkDone {
                         what: format!("disconnect from {network}"),

@@ -1911,6 +1911,7 @@ fn connect_dialog_on_a_container() {
         vec![Effect::ConnectNetwork {
             network: "todo-app".into(),
             container: WEB.into(),
+            name: "web".into(),
             alias: "api".into(),
         }]
     );
@@ -1942,6 +1943,7 @@ fn connect_dialog_on_a_container() {
         vec![Effect::DisconnectNetwork {
             network: "bridge".into(),
             container: WEB.into(),
+            name: "web".into(),
         }]
     );
     // The engine's error is the dismissable error.
