@@ -497,3 +497,184 @@ fn volumes_pane_files_and_live_updates() {
     tmux.keys(&["q"]);
     assert_restored(&tmux);
 }
+
+/// The store's kernel objects (bridges, veths, namespaces, its nft table), as
+/// app/tests/network.rs checks them: on drop every container and network goes, then
+/// nothing of the store may be left (cleaned by force, then the test fails).
+struct NetCleanup<'a> {
+    rd: &'a common::Rdesk,
+    prefix: String,
+}
+
+impl<'a> NetCleanup<'a> {
+    fn new(rd: &'a common::Rdesk) -> Self {
+        rd.set_config("[network]\ndns_upstream = [\"127.0.0.1\"]\n");
+        let store =
+            rdesk_engine::store::Store::open(&rd.root(), &rd.dir.path().join("run")).unwrap();
+        NetCleanup {
+            rd,
+            prefix: rdesk_engine::network::kernel_prefix(&store),
+        }
+    }
+    fn links(&self) -> Vec<String> {
+        let out = Command::new("ip")
+            .args(["-o", "link", "show"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split(": ").nth(1))
+            .map(|n| n.split('@').next().unwrap_or(n).to_string())
+            .filter(|n| n.starts_with(&self.prefix))
+            .collect()
+    }
+    fn nft_table(&self) -> bool {
+        let out = Command::new("nft")
+            .args(["list", "tables"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l.trim() == format!("table ip {}", self.prefix))
+    }
+    fn netns(&self) -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(self.rd.dir.path().join("run/net/ns"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    }
+    fn leftovers(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .links()
+            .into_iter()
+            .map(|l| format!("link {l}"))
+            .collect();
+        if self.nft_table() {
+            v.push(format!("nft table ip {}", self.prefix));
+        }
+        v.extend(
+            self.netns()
+                .iter()
+                .map(|n| format!("netns {}", n.display())),
+        );
+        v
+    }
+}
+
+impl Drop for NetCleanup<'_> {
+    fn drop(&mut self) {
+        for id in self.rd.run(&["ps", "-aq", "--no-trunc"]).stdout.lines() {
+            let _ = self.rd.run(&["rm", "-f", id]);
+        }
+        let _ = self.rd.run(&["network", "prune", "-f"]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut left = self.leftovers();
+        while !left.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+            left = self.leftovers();
+        }
+        for l in self.links() {
+            let _ = Command::new("ip").args(["link", "del", &l]).status();
+        }
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &self.prefix])
+            .stderr(std::process::Stdio::null())
+            .status();
+        for n in self.netns() {
+            let _ = nix::mount::umount2(&n, nix::mount::MntFlags::MNT_DETACH);
+        }
+        if !std::thread::panicking() {
+            assert!(left.is_empty(), "left behind: {left:?}");
+        }
+    }
+}
+
+#[test]
+fn networks_pane_detail_and_connect_from_a_container() {
+    let (_reg, rd, image) = common::with_busybox();
+    let _cleanup = common::Cleanup(&rd);
+    let _net = NetCleanup::new(&rd);
+    rd.run(&["network", "create", "todo-app"]).ok();
+    for (name, extra) in [("api", None), ("pg", Some("db"))] {
+        let mut args = vec!["run", "-d", "--name", name, "--network", "todo-app"];
+        if let Some(alias) = extra {
+            args.extend(["--network-alias", alias]);
+        }
+        args.extend([image.as_str(), "sleep", "300"]);
+        rd.run(&args).ok();
+    }
+    // A third one on the default bridge, connected from the workstation below.
+    rd.run(&["run", "-d", "--name", "third", &image, "sleep", "300"])
+        .ok();
+    let inspect = |name: &str| -> serde_json::Value {
+        let out = rd.run(&["network", "inspect", name]).ok().stdout;
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()[0].clone()
+    };
+    let net = inspect("todo-app");
+    let addr_of = |net: &serde_json::Value, who: &str| -> String {
+        net["Containers"]
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|c| c["Name"] == who)
+            .map(|c| c["IPv4Address"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let (api_ip, pg_ip) = (addr_of(&net, "api"), addr_of(&net, "pg"));
+    assert!(!api_ip.is_empty() && !pg_ip.is_empty(), "{net}");
+
+    let tmux = Tmux::start(&shell_command(&rd), 120, 40);
+    let wait = Duration::from_secs(15);
+    tmux.wait_for("the containers", wait, |s| s.contains("third"));
+    tmux.keys(&["4"]);
+    // bridge, host, none, todo-app; todo-app with its two containers.
+    let s = tmux.wait_for("the networks pane", wait, |s| {
+        s.contains("4 Networks 4")
+            && s.lines()
+                .any(|l| l.contains("todo-app") && l.contains("api, pg"))
+    });
+    assert!(s.contains("Networks (4, 2 in use)"), "{s}");
+
+    // Its detail: the Containers tab lists both with their addresses and pg's alias.
+    tmux.keys(&["G", "Enter", "Tab"]);
+    let s = tmux.wait_for("the network's containers", wait, |s| {
+        s.contains("IPV4 ADDRESS") && s.contains(&api_ip) && s.contains(&pg_ip)
+    });
+    let pg_row = s.lines().find(|l| l.contains(&pg_ip)).unwrap();
+    assert!(pg_row.contains("pg") && pg_row.contains("db"), "{s}");
+    assert!(pg_row.contains("running"), "{s}");
+
+    // From the Containers pane: connect `third` to todo-app with the dialog (alias cache).
+    // esc alone first (with a key right behind it, it would read as alt-1).
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the table focused", wait, |s| s.contains("c create"));
+    tmux.keys(&["1"]);
+    tmux.wait_for("the containers pane", wait, |s| {
+        s.contains("Containers (3, 3 running)")
+    });
+    // Created within the same second: pick it with the filter.
+    tmux.keys(&["/"]);
+    tmux.type_text("third");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the filter", wait, |s| s.contains("Containers (1/3)"));
+    tmux.keys(&["n"]);
+    tmux.wait_for("the connect dialog", wait, |s| {
+        s.contains("Networks of third") && s.contains("[x] bridge") && s.contains("[ ] todo-app")
+    });
+    tmux.keys(&["G", "Enter"]);
+    tmux.wait_for("the alias input", wait, |s| s.contains("with an alias"));
+    tmux.type_text("cache");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("connected", wait, |s| {
+        s.contains("connected third to todo-app")
+    });
+    let net = inspect("todo-app");
+    assert!(!addr_of(&net, "third").is_empty(), "third connected: {net}");
+    // The pane follows: three containers on todo-app.
+    tmux.keys(&["4"]);
+    tmux.wait_for("three on todo-app", wait, |s| {
+        s.lines()
+            .any(|l| l.contains("todo-app") && l.contains("api, pg +1"))
+    });
+    tmux.keys(&["q"]);
+    assert_restored(&tmux);
+}

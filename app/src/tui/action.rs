@@ -56,6 +56,7 @@ pub enum Action {
     Create,
     Parent,
     PruneAll,
+    Connect,
 }
 
 /// Where the keyboard is: which actions a key may resolve to.
@@ -83,7 +84,6 @@ pub enum Group {
     Resources,
     Containers,
     Images,
-    Volumes,
     Files,
     Inspect,
     Logs,
@@ -95,10 +95,9 @@ impl Group {
         match self {
             Group::Navigation => "Navigation",
             Group::General => "General",
-            Group::Resources => "Containers, images, volumes",
+            Group::Resources => "Containers, images, volumes, networks",
             Group::Containers => "Containers",
             Group::Images => "Images",
-            Group::Volumes => "Volumes",
             Group::Files => "Files (a volume's Files tab)",
             Group::Inspect => "Inspect tree",
             Group::Logs => "Logs",
@@ -272,14 +271,14 @@ pub const ACTIONS: &[ActionDef] = &[
         "delete",
         &["d"],
         Resources,
-        "delete the selected container (force when running), image (untag) or volume",
+        "delete the selected container (force when running), image (untag), volume or network",
     ),
     def(
         Action::Prune,
         "prune",
         &["P"],
         Resources,
-        "prune stopped containers / dangling images / unused volumes",
+        "prune stopped containers / dangling images / unused volumes / unused networks",
     ),
     def(
         Action::Inspect,
@@ -363,8 +362,15 @@ pub const ACTIONS: &[ActionDef] = &[
         Action::Create,
         "create",
         &["c"],
-        Volumes,
-        "create a volume (name input; empty: a generated name)",
+        Resources,
+        "create a volume (name; empty: generated) / a network (NAME [--subnet CIDR] [--internal])",
+    ),
+    def(
+        Action::Connect,
+        "connect",
+        &["n"],
+        Containers,
+        "connect the selected container to a network / disconnect it (dialog)",
     ),
     def(
         Action::Toggle,
@@ -495,6 +501,7 @@ impl Action {
                     | ForceQuit
                     | Help
             ),
+            Context::Detail if self == Connect => false,
             Context::Table => !matches!(
                 self,
                 Confirm

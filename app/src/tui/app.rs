@@ -15,6 +15,7 @@ use super::theme::Theme;
 use super::views::containers::{ContainerRow, ContainersView};
 use super::views::detail::{DetailState, DetailTab, Load};
 use super::views::images::ImagesView;
+use super::views::networks::NetworksView;
 use super::views::volume_detail::inspect_key;
 use super::views::volumes::VolumesView;
 use crate::cli::format::human_size;
@@ -69,6 +70,8 @@ pub enum InputKind {
     Search,
     /// The name of a volume to create.
     VolumeName,
+    /// `NAME [--subnet CIDR] [--internal] ...`: a network to create.
+    NetworkCreate,
 }
 
 #[derive(Debug, Clone)]
@@ -114,13 +117,12 @@ pub struct App {
     pub images: ImagesView,
     pub containers: ContainersView,
     pub volumes: VolumesView,
+    pub networks: NetworksView,
     /// Engine facts for the header: runtime, cgroup mode.
     pub runtime: String,
     pub cgroups: String,
     /// Log records read when a log opens (`[tui] log_tail`).
     pub log_tail: usize,
-    /// Tables of the resources the engine does not have yet (always empty).
-    pub empty_table: TableState,
     pub detail: DetailState,
     pub term: Option<TermPane>,
     /// The pane's screen changed size when drawn: the process must be told (rows, cols).
@@ -146,6 +148,8 @@ pub struct App {
     select_container: Option<String>,
     /// A volume to select once the list reloads (created here, or a mount jumped to).
     select_volume: Option<String>,
+    /// A network to select once the list reloads (created here).
+    select_network: Option<String>,
     /// The user picked a resource tab: the first container list no longer moves there.
     chose_tab: bool,
     /// The container whose log / stats the runner follows now.
@@ -165,10 +169,10 @@ impl App {
             images: ImagesView::default(),
             containers: ContainersView::default(),
             volumes: VolumesView::default(),
+            networks: NetworksView::default(),
             runtime: "rdesk".into(),
             cgroups: String::new(),
             log_tail: 1000,
-            empty_table: TableState::default(),
             detail: DetailState::default(),
             term: None,
             term_resized: None,
@@ -185,6 +189,7 @@ impl App {
             select_after_load: None,
             select_container: None,
             select_volume: None,
+            select_network: None,
             chose_tab: false,
             following: None,
             sampling: None,
@@ -222,6 +227,7 @@ impl App {
         match self.popups.last() {
             Some(Popup::Confirm(_)) => return Context::Confirm,
             Some(Popup::Run(_)) => return Context::Input,
+            Some(Popup::Connect(c)) if c.alias.is_some() => return Context::Input,
             Some(Popup::Pull) if self.pull.as_ref().is_some_and(PullState::is_input) => {
                 return Context::Input
             }
@@ -290,6 +296,12 @@ impl App {
     }
 
     fn active_line(&mut self) -> Option<&mut LineInput> {
+        if matches!(self.popups.last(), Some(Popup::Connect(_))) {
+            return match self.popups.last_mut() {
+                Some(Popup::Connect(c)) => c.alias.as_mut(),
+                _ => None,
+            };
+        }
         if let (Some(Popup::Pull), Some(pull)) = (self.popups.last(), self.pull.as_mut()) {
             return pull.input_mut();
         }
@@ -335,7 +347,7 @@ impl App {
         match input.kind {
             InputKind::Filter => self.set_filter(&text),
             InputKind::Search => self.set_search(&text),
-            InputKind::Command | InputKind::VolumeName => {}
+            InputKind::Command | InputKind::VolumeName | InputKind::NetworkCreate => {}
         }
     }
 
@@ -343,6 +355,7 @@ impl App {
         match self.resource {
             Resource::Containers => self.containers.set_filter(text),
             Resource::Volumes => self.volumes.set_filter(text),
+            Resource::Networks => self.networks.set_filter(text),
             _ => self.images.set_filter(text),
         }
     }
@@ -351,6 +364,7 @@ impl App {
         match self.resource {
             Resource::Containers => self.containers.filter.clone(),
             Resource::Volumes => self.volumes.filter.clone(),
+            Resource::Networks => self.networks.filter.clone(),
             _ => self.images.filter.clone(),
         }
     }
@@ -402,7 +416,7 @@ impl App {
                 Some((&mut self.containers.table, self.containers.visible.len()))
             }
             Resource::Volumes => Some((&mut self.volumes.table, self.volumes.visible.len())),
-            _ => None,
+            Resource::Networks => Some((&mut self.networks.table, self.networks.visible.len())),
         }
     }
 
@@ -564,6 +578,61 @@ impl App {
                 }
                 _ => {}
             },
+            Popup::Connect(c) => {
+                if c.alias.is_some() {
+                    match action {
+                        Action::Select => {
+                            let (network, container, name) =
+                                (c.selected_network(), c.id.clone(), c.name.clone());
+                            let alias =
+                                c.alias.take().unwrap_or_default().text().trim().to_string();
+                            self.popups.pop();
+                            if let Some(network) = network {
+                                self.flash(format!("Connecting {name} to {network}…"));
+                                self.effect(Effect::ConnectNetwork {
+                                    network,
+                                    container,
+                                    name,
+                                    alias,
+                                });
+                            }
+                        }
+                        Action::Back => c.alias = None,
+                        _ => {}
+                    }
+                    return;
+                }
+                match action {
+                    Action::Up => c.selected = c.selected.saturating_sub(1),
+                    Action::Down => {
+                        c.selected = (c.selected + 1).min(c.networks.len().saturating_sub(1))
+                    }
+                    Action::Top => c.selected = 0,
+                    Action::Bottom => c.selected = c.networks.len().saturating_sub(1),
+                    Action::Select | Action::Toggle => {
+                        let Some((network, member)) = c.networks.get(c.selected).cloned() else {
+                            return;
+                        };
+                        if member {
+                            let (id, name) = (c.id.clone(), c.name.clone());
+                            self.popups.pop();
+                            self.popups.push(Popup::Confirm(ConfirmState::disconnect(
+                                &network, &id, &name,
+                            )));
+                        } else if network == "host" || network == "none" {
+                            self.flash(format!(
+                                "{network} is a network mode: it is chosen at run (--network {network}), not connected"
+                            ));
+                        } else {
+                            c.alias = Some(LineInput::default());
+                        }
+                    }
+                    Action::Back | Action::Quit => {
+                        self.popups.pop();
+                    }
+                    _ => {}
+                }
+            }
             Popup::Confirm(_) => match action {
                 Action::Confirm => {
                     if let Some(Popup::Confirm(c)) = self.popups.pop() {
@@ -639,6 +708,22 @@ impl App {
             Pending::PruneVolumes { all } => {
                 self.flash("Pruning volumes…");
                 self.effect(Effect::PruneVolumes { all });
+            }
+            Pending::RemoveNetwork(name) => {
+                self.flash(format!("Removing network {name}…"));
+                self.effect(Effect::RemoveNetwork(name));
+            }
+            Pending::PruneNetworks => {
+                self.flash("Pruning networks…");
+                self.effect(Effect::PruneNetworks);
+            }
+            Pending::Disconnect { network, id, name } => {
+                self.flash(format!("Disconnecting {name} from {network}…"));
+                self.effect(Effect::DisconnectNetwork {
+                    network,
+                    container: id,
+                    name,
+                });
             }
             Pending::Quit => self.quit(),
         }
@@ -833,6 +918,11 @@ impl App {
                     b.move_by(delta);
                 }
             }
+            DetailTab::Containers => {
+                let d = delta.clamp(-1000, 1000);
+                self.detail.member = self.detail.member.saturating_add_signed(d);
+                // Clamped to the containers when drawn.
+            }
             DetailTab::Stats => {}
         }
     }
@@ -859,6 +949,8 @@ impl App {
         let images = self.resource == Resource::Images;
         let containers = self.resource == Resource::Containers;
         let volumes = self.resource == Resource::Volumes;
+        let networks = self.resource == Resource::Networks;
+        let listed = images || containers || volumes || networks;
         match action {
             Action::NextTab => self.show(Resource::ALL[(self.resource.index() + 1) % 4]),
             Action::PrevTab => self.show(Resource::ALL[(self.resource.index() + 3) % 4]),
@@ -869,19 +961,20 @@ impl App {
             Action::Select
                 if (images && self.images.selected().is_some())
                     || (containers && self.containers.selected().is_some())
-                    || (volumes && self.volumes.selected().is_some()) =>
+                    || (volumes && self.volumes.selected().is_some())
+                    || (networks && self.networks.selected().is_some()) =>
             {
                 self.focus = Focus::Detail;
             }
             Action::Back => {
-                if (images || containers || volumes) && !self.filter_text().is_empty() {
+                if listed && !self.filter_text().is_empty() {
                     self.set_filter("");
                 }
                 self.focus = Focus::Table;
             }
             Action::Filter => {
                 self.focus = Focus::Table;
-                if images || containers || volumes {
+                if listed {
                     let saved = self.filter_text();
                     self.input = Some(InputState {
                         kind: InputKind::Filter,
@@ -940,19 +1033,13 @@ impl App {
             }
             _ if containers => self.apply_container(action),
             _ if volumes => self.apply_volume(action),
+            _ if networks => self.apply_network(action),
             Action::Create => self.flash(format!(
-                "that creates a volume: {} shows them",
-                self.keymap.label(Action::ShowVolumes)
+                "that creates a volume or a network: {} or {} shows them",
+                self.keymap.label(Action::ShowVolumes),
+                self.keymap.label(Action::ShowNetworks)
             )),
-            Action::Delete | Action::Prune | Action::History | Action::Inspect | Action::Copy
-                if !images =>
-            {
-                self.flash(format!(
-                    "no {} here yet: this engine has no {} yet",
-                    self.resource.title().to_lowercase(),
-                    self.resource.title().to_lowercase()
-                ));
-            }
+            Action::Connect => self.flash("that connects a container: press 1 for the list"),
             Action::Prune => self.ask_prune(),
             Action::Delete | Action::History | Action::Inspect | Action::Copy => {
                 let Some(row) = self.images.selected().cloned() else {
@@ -1107,6 +1194,105 @@ impl App {
         }
     }
 
+    /// The network keys: create, remove, prune, inspect, copy the ID.
+    fn apply_network(&mut self, action: Action) {
+        match action {
+            Action::Create => {
+                self.input = Some(InputState {
+                    kind: InputKind::NetworkCreate,
+                    line: LineInput::default(),
+                    saved: String::new(),
+                });
+                return;
+            }
+            Action::Prune => {
+                let going = self.prunable_networks();
+                if going.is_empty() {
+                    self.flash(
+                        "nothing to prune: every user-defined network is in use (or there is none)",
+                    );
+                } else {
+                    self.popups
+                        .push(Popup::Confirm(ConfirmState::prune_networks(&going)));
+                }
+                return;
+            }
+            _ => {}
+        }
+        let Some(n) = self.networks.selected().cloned() else {
+            if matches!(action, Action::Delete | Action::Inspect | Action::Copy) {
+                self.flash("no network selected");
+            }
+            return;
+        };
+        match action {
+            Action::Delete if n.predefined() => self.flash(format!(
+                "{} is a pre-defined network and cannot be removed",
+                n.name
+            )),
+            Action::Delete => {
+                let attached = super::views::network_detail::members(self, &n);
+                self.popups
+                    .push(Popup::Confirm(ConfirmState::remove_network(&n, &attached)));
+            }
+            Action::Inspect => {
+                self.detail.tab = DetailTab::Inspect;
+                self.focus = Focus::Detail;
+            }
+            Action::Copy => {
+                self.effect(Effect::Copy(n.id.clone()));
+                self.flash(format!("copied {} (OSC 52)", n.id));
+            }
+            Action::Connect => {
+                self.flash("connect works on a container: press 1, select one, then this key")
+            }
+            Action::History => self.flash("history is for images: press 2 for the list"),
+            Action::StartStop
+            | Action::Restart
+            | Action::Logs
+            | Action::Attach
+            | Action::Exec
+            | Action::ExecPane => self.flash("that works on containers: press 1 for the list"),
+            _ => {}
+        }
+    }
+
+    /// What `network prune` removes, as the engine decides it: user-defined networks with
+    /// no live endpoint and no container attached (running or not).
+    pub fn prunable_networks(&self) -> Vec<super::views::networks::NetworkRow> {
+        self.networks
+            .rows
+            .iter()
+            .filter(|n| {
+                !n.predefined()
+                    && !n.in_use()
+                    && !self
+                        .containers
+                        .rows
+                        .iter()
+                        .any(|c| c.networks.contains(&n.name))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The connect dialog of a container: every network, its membership marked.
+    fn open_connect(&mut self, c: &ContainerRow) {
+        if !self.networks.loaded {
+            self.effect(Effect::LoadNetworks);
+        }
+        let networks: Vec<(String, bool)> = self
+            .networks
+            .rows
+            .iter()
+            .map(|n| (n.name.clone(), c.networks.contains(&n.name)))
+            .collect();
+        self.popups
+            .push(Popup::Connect(super::popups::connect::ConnectState::new(
+                &c.id, &c.name, networks,
+            )));
+    }
+
     /// Keys of the Files tab; false lets the detail pane's own handling run.
     fn apply_files(&mut self, action: Action) -> bool {
         let Some(volume) = self.volumes.selected().map(|v| v.name.clone()) else {
@@ -1212,6 +1398,7 @@ impl App {
                     | Action::ExecPane
                     | Action::Inspect
                     | Action::Copy
+                    | Action::Connect
             ) {
                 self.flash("no container selected");
             }
@@ -1261,6 +1448,7 @@ impl App {
             }
             Action::Attach => self.effect(Effect::Attach(id)),
             Action::ExecPane => self.exec_pane(&c),
+            Action::Connect => self.open_connect(&c),
             Action::Exec => self.effect(Effect::Exec(id)),
             Action::History => self.flash("history is for images: press 2 for the list"),
             _ => {}
@@ -1271,6 +1459,9 @@ impl App {
         if r == Resource::Volumes && self.resource != r {
             // Sizes change with no event: read them again when the tab shows.
             self.effect(Effect::LoadVolumes);
+        }
+        if r == Resource::Networks && self.resource != r {
+            self.effect(Effect::LoadNetworks);
         }
         self.resource = r;
         self.focus = Focus::Table;
@@ -1362,6 +1553,22 @@ impl App {
                 });
                 self.effect(Effect::CreateVolume(name));
             }
+            InputKind::NetworkCreate => {
+                match super::popups::connect::parse_create(input.line.text()) {
+                    Ok(spec) => {
+                        self.flash(format!("Creating network {}…", spec.name));
+                        self.effect(Effect::CreateNetwork(spec));
+                    }
+                    Err(e) => {
+                        // Keep what was typed: the message says what to fix.
+                        self.input = Some(input);
+                        self.status = Some(Status {
+                            text: e,
+                            error: true,
+                        });
+                    }
+                }
+            }
             InputKind::Command => match command::parse(input.line.text()) {
                 Ok(None) => {}
                 Ok(Some(cmd)) => self.run_command(cmd),
@@ -1377,7 +1584,7 @@ impl App {
         match input.kind {
             InputKind::Filter => self.set_filter(&input.saved),
             InputKind::Search => self.set_search(&input.saved),
-            InputKind::Command | InputKind::VolumeName => {}
+            InputKind::Command | InputKind::VolumeName | InputKind::NetworkCreate => {}
         }
     }
 
@@ -1414,6 +1621,33 @@ impl App {
             Notification::StoreChanged => self.effect(Effect::LoadImages),
             Notification::ContainersChanged => self.effect(Effect::LoadContainers),
             Notification::VolumesChanged => self.effect(Effect::LoadVolumes),
+            Notification::NetworksChanged => self.effect(Effect::LoadNetworks),
+            Notification::NetworksLoaded(Ok(list)) => {
+                let select = self.select_network.take();
+                self.networks.set_networks(list, select.as_deref());
+                if self.resource == Resource::Networks {
+                    self.detail.inspect_stale = true;
+                }
+            }
+            Notification::NetworksLoaded(Err(e)) => {
+                self.networks.loaded = true;
+                self.error("Cannot list networks", e);
+            }
+            Notification::NetworkDone {
+                what,
+                result,
+                select,
+            } => {
+                match result {
+                    Ok(msg) => self.flash(msg),
+                    Err(e) => self.error(&format!("Cannot {what}"), e),
+                }
+                if let Some(name) = select {
+                    self.select_network = Some(name);
+                }
+                self.effect(Effect::LoadNetworks);
+                self.effect(Effect::LoadContainers);
+            }
             Notification::VolumesLoaded(Ok(list)) => {
                 let select = self.select_volume.take();
                 self.volumes.set_volumes(list, self.now, select.as_deref());
@@ -1687,6 +1921,7 @@ impl App {
         match self.resource {
             Resource::Images => self.sync_image_detail(),
             Resource::Volumes => self.sync_volume_detail(),
+            Resource::Networks => self.sync_network_detail(),
             Resource::Containers => {
                 if let Some(c) = self.containers.selected().cloned() {
                     match self.detail.tab {
@@ -1708,7 +1943,6 @@ impl App {
                     }
                 }
             }
-            _ => {}
         }
         if follow != self.following {
             if follow.is_some() && self.detail.logs.as_ref().map(|(i, _)| i) != follow.as_ref() {
@@ -1723,6 +1957,22 @@ impl App {
             }
             self.sampling = sample.clone();
             self.effect(Effect::SampleStats(sample));
+        }
+    }
+
+    fn sync_network_detail(&mut self) {
+        let Some(name) = self.networks.selected().map(|r| r.name.clone()) else {
+            return;
+        };
+        if self.detail.tab == DetailTab::Inspect {
+            let key = super::views::network_detail::inspect_key(&name);
+            if self.detail.inspect_id() != Some(key.as_str()) || self.detail.inspect_stale {
+                if self.detail.inspect_id() != Some(key.as_str()) {
+                    self.detail.inspect = Some((key, Load::Loading));
+                }
+                self.detail.inspect_stale = false;
+                self.effect(Effect::LoadNetworkInspect(name));
+            }
         }
     }
 

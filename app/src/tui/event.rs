@@ -21,6 +21,17 @@ pub enum Notification {
     VolumesLoaded(Result<Vec<VolumeUsage>, String>),
     /// The journal has volume events, or containers came or went (volumes' users).
     VolumesChanged,
+    /// Every network with its containers (`network_usage`).
+    NetworksLoaded(Result<Vec<rdesk_engine::network::NetworkUse>, String>),
+    /// The journal has network events, or containers started, stopped, came or went.
+    NetworksChanged,
+    /// A network verb (create, remove, prune, connect, disconnect) finished: what to say,
+    /// or why it failed; `select` is a network to select (a new one).
+    NetworkDone {
+        what: String,
+        result: Result<String, String>,
+        select: Option<String>,
+    },
     /// A volume verb (create, remove, prune) finished: what to say, or why it failed;
     /// `select` is a volume to select (a new one).
     VolumeDone {
@@ -147,6 +158,26 @@ pub enum Effect {
     VolumeReadFile {
         volume: String,
         path: String,
+    },
+    /// Every network with its containers.
+    LoadNetworks,
+    /// `network inspect` (reported as `InspectLoaded` with id `network:NAME`).
+    LoadNetworkInspect(String),
+    CreateNetwork(super::popups::connect::NetworkSpec),
+    RemoveNetwork(String),
+    PruneNetworks,
+    /// `network connect [--alias ALIAS] NETWORK CONTAINER` (empty alias: none).
+    /// The container by full ID; `name` for the messages.
+    ConnectNetwork {
+        network: String,
+        container: String,
+        name: String,
+        alias: String,
+    },
+    DisconnectNetwork {
+        network: String,
+        container: String,
+        name: String,
     },
     Pull(String),
     RemoveImage(String),

@@ -217,7 +217,7 @@ mod tests {
         assert_eq!(km.resolve(k('y'), Context::Confirm), Some(Action::Confirm));
         assert_eq!(km.resolve(k('n'), Context::Confirm), Some(Action::Cancel));
         assert_eq!(km.resolve(k('n'), Context::Detail), Some(Action::NextMatch));
-        assert_eq!(km.resolve(k('n'), Context::Table), None);
+        assert_eq!(km.resolve(k('n'), Context::Table), Some(Action::Connect));
         let enter = ev(KeyCode::Enter, KeyModifiers::NONE);
         assert_eq!(km.resolve(enter, Context::Table), Some(Action::Select));
         assert_eq!(km.resolve(enter, Context::Confirm), Some(Action::Confirm));

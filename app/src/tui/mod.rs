@@ -131,6 +131,8 @@ pub async fn run(engine: Engine) -> anyhow::Result<()> {
         reload_containers: false,
         loading_volumes: false,
         reload_volumes: false,
+        loading_networks: false,
+        reload_networks: false,
         pull: None,
         log_tail: config.log_tail,
         logs: None,
@@ -143,6 +145,7 @@ pub async fn run(engine: Engine) -> anyhow::Result<()> {
     runner.run(Effect::LoadImages, &mut term)?;
     runner.run(Effect::LoadContainers, &mut term)?;
     runner.run(Effect::LoadVolumes, &mut term)?;
+    runner.run(Effect::LoadNetworks, &mut term)?;
     term.draw(&mut app)?;
     let mut last_draw = Instant::now();
     tokio::spawn(watch::watch(root, tx.clone(), refresh));
@@ -257,6 +260,9 @@ struct Runner {
     /// The same for the volumes (each read walks every volume for its size).
     loading_volumes: bool,
     reload_volumes: bool,
+    /// The same for the networks.
+    loading_networks: bool,
+    reload_networks: bool,
     pull: Option<tokio::task::JoinHandle<()>>,
     log_tail: usize,
     /// The log follower and the stats sampler of the container detail pane.
@@ -290,6 +296,12 @@ impl Runner {
                 self.loading_volumes = false;
                 if std::mem::take(&mut self.reload_volumes) {
                     self.load_volumes();
+                }
+            }
+            Notification::NetworksLoaded(_) => {
+                self.loading_networks = false;
+                if std::mem::take(&mut self.reload_networks) {
+                    self.load_networks();
                 }
             }
             Notification::PullDone(_) => self.pull = None,
@@ -341,9 +353,163 @@ impl Runner {
         });
     }
 
+    fn load_networks(&mut self) {
+        if self.loading_networks {
+            self.reload_networks = true;
+            return;
+        }
+        self.loading_networks = true;
+        let (engine, tx) = (self.engine.clone(), self.tx.clone());
+        tokio::spawn(async move {
+            let r = engine.network_usage().await;
+            let _ = tx.send(Notification::NetworksLoaded(r.map_err(text)));
+        });
+    }
+
     fn run(&mut self, effect: Effect, term: &mut Term) -> anyhow::Result<()> {
         let (engine, tx) = (self.engine.clone(), self.tx.clone());
         match effect {
+            Effect::LoadNetworks => self.load_networks(),
+            Effect::LoadNetworkInspect(name) => {
+                tokio::spawn(async move {
+                    let result = match engine.inspect_network(&name).await {
+                        Ok(n) => serde_json::to_value(n).map_err(text),
+                        Err(e) => Err(text(e)),
+                    };
+                    let id = views::network_detail::inspect_key(&name);
+                    let _ = tx.send(Notification::InspectLoaded { id, result });
+                });
+            }
+            Effect::CreateNetwork(spec) => {
+                tokio::spawn(async move {
+                    let kv = |items: &[String]| {
+                        items
+                            .iter()
+                            .map(|l| {
+                                let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                                (k.to_string(), v.to_string())
+                            })
+                            .collect()
+                    };
+                    let name = spec.name.clone();
+                    let r = engine
+                        .create_network(rdesk_engine::CreateNetworkOptions {
+                            name: spec.name,
+                            driver: "bridge".into(),
+                            subnet: spec.subnet,
+                            gateway: spec.gateway,
+                            ip_range: spec.ip_range,
+                            internal: spec.internal,
+                            labels: kv(&spec.labels),
+                            options: Default::default(),
+                        })
+                        .await;
+                    let (result, select) = match r {
+                        Ok(id) => (
+                            Ok(format!(
+                                "created network {name} ({})",
+                                &id[..id.len().min(12)]
+                            )),
+                            Some(name),
+                        ),
+                        Err(e) => (Err(text(e)), None),
+                    };
+                    let _ = tx.send(Notification::NetworkDone {
+                        what: "create the network".into(),
+                        result,
+                        select,
+                    });
+                });
+            }
+            Effect::RemoveNetwork(name) => {
+                tokio::spawn(async move {
+                    let result = engine
+                        .remove_network(&name)
+                        .await
+                        .map(|_| format!("removed network {name}"))
+                        .map_err(text);
+                    let _ = tx.send(Notification::NetworkDone {
+                        what: format!("remove {name}"),
+                        result,
+                        select: None,
+                    });
+                });
+            }
+            Effect::PruneNetworks => {
+                tokio::spawn(async move {
+                    let result = engine
+                        .prune_networks(Default::default())
+                        .await
+                        .map(|gone| match gone.len() {
+                            0 => "pruned nothing: every network is in use".to_string(),
+                            n => format!(
+                                "pruned {n} network{}: {}",
+                                if n == 1 { "" } else { "s" },
+                                gone.join(", ")
+                            ),
+                        })
+                        .map_err(text);
+                    let _ = tx.send(Notification::NetworkDone {
+                        what: "prune networks".into(),
+                        result,
+                        select: None,
+                    });
+                });
+            }
+            Effect::ConnectNetwork {
+                network,
+                container,
+                name,
+                alias,
+            } => {
+                tokio::spawn(async move {
+                    let result = engine
+                        .connect_network(
+                            &network,
+                            rdesk_engine::ConnectNetworkOptions {
+                                container,
+                                aliases: if alias.is_empty() {
+                                    vec![]
+                                } else {
+                                    vec![alias]
+                                },
+                                ipv4_address: None,
+                            },
+                        )
+                        .await
+                        .map(|_| format!("connected {name} to {network}"))
+                        .map_err(text);
+                    let _ = tx.send(Notification::NetworkDone {
+                        what: format!("connect to {network}"),
+                        result,
+                        select: None,
+                    });
+                });
+            }
+            Effect::DisconnectNetwork {
+                network,
+                container,
+                name,
+            } => {
+                tokio::spawn(async move {
+                    let result = engine
+                        .disconnect_network(
+                            &network,
+                            rdesk_engine::DisconnectNetworkOptions {
+                                container,
+                                force: false,
+                            },
+                        )
+                        .await
+                        .map(|_| format!("disconnected {name} from {network}"))
+                        .map_err(text);
+                    let _ = tx.send(Notification::NetworkDone {
+                        what: format!("disconnect from {network}"),
+                        result,
+                        select: None,
+                    });
+                });
+            }
             Effect::LoadVolumes => self.load_volumes(),
             Effect::LoadVolumeInspect(name) => {
                 tokio::spawn(async move {

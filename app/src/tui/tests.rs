@@ -905,7 +905,12 @@ fn resource_actions_elsewhere_explain_themselves() {
     ch(&mut a, '4');
     ch(&mut a, 'd');
     assert!(a.popups.is_empty());
-    assert!(a.status.as_ref().unwrap().text.contains("no networks"));
+    assert!(a
+        .status
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("no network selected"));
     ch(&mut a, '2');
     ch(&mut a, 'c');
     assert!(a.input.is_none());
@@ -1021,6 +1026,25 @@ fn tiny_terminals_never_panic() {
             ch(a, 'c');
             typ(a, "a-name");
         }),
+        ("networks", |a| {
+            a.on_notification(Notification::NetworksLoaded(Ok(some_networks())));
+            ch(a, '4');
+            press(a, KeyCode::Enter);
+            press(a, KeyCode::Tab);
+        }),
+        ("network prune", |a| {
+            a.on_notification(Notification::NetworksLoaded(Ok(some_networks())));
+            ch(a, '4');
+            ch(a, 'P');
+        }),
+        ("connect dialog", |a| {
+            a.on_notification(Notification::NetworksLoaded(Ok(some_networks())));
+            a.on_notification(Notification::ContainersLoaded(Ok(three_containers())));
+            ch(a, 'n');
+            ch(a, 'j');
+            press(a, KeyCode::Enter);
+            typ(a, "an-alias");
+        }),
         ("terminal pane", |a| {
             a.on_notification(Notification::ContainersLoaded(Ok(three_containers())));
             ch(a, 'j');
@@ -1078,22 +1102,14 @@ fn run_form_builds_the_run_and_explains_what_is_missing() {
     typ(&mut a, "MODE=demo");
     press(&mut a, KeyCode::Tab);
     typ(&mut a, "8080:80");
-    press(&mut a, KeyCode::Enter);
-    assert!(a.take_effects().is_empty());
-    insta::assert_snapshot!(
-        "run_form_ports_not_supported_200x50",
-        render(&mut a, 200, 50)
-    );
-    // Clear the ports; detached.
-    for _ in 0.."8080:80".len() {
-        press(&mut a, KeyCode::Backspace);
-    }
-    // Volumes work (the CLI parses -v): a named volume and a read-only bind.
+    // Volumes (the CLI parses -v): a named volume and a read-only bind; a network.
     press(&mut a, KeyCode::Tab);
     typ(&mut a, "data:/data /srv/conf:/etc/app:ro");
-    for _ in 0..2 {
-        press(&mut a, KeyCode::Tab);
-    }
+    press(&mut a, KeyCode::Tab);
+    typ(&mut a, "todo-app");
+    insta::assert_snapshot!("run_form_ports_and_network_200x50", render(&mut a, 200, 50));
+    // Detached, removed on exit.
+    press(&mut a, KeyCode::Tab);
     ch(&mut a, ' ');
     press(&mut a, KeyCode::Tab);
     ch(&mut a, ' ');
@@ -1108,10 +1124,14 @@ fn run_form_builds_the_run_and_explains_what_is_missing() {
                 "web",
                 "-e",
                 "MODE=demo",
+                "-p",
+                "8080:80",
                 "-v",
                 "data:/data",
                 "-v",
                 "/srv/conf:/etc/app:ro",
+                "--network",
+                "todo-app",
                 "busybox",
                 "sh",
                 "-c",
@@ -1565,4 +1585,414 @@ fn mounts_tab_jumps_to_the_volume() {
         volume: "data".into(),
         path: "".into()
     }));
+}
+
+// ---- networks ---------------------------------------------------------------------------
+
+const NET_TODO: &str = "3f2a9c1b7d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8";
+const NET_BRIDGE: &str = "9d1e2c3b4a5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
+
+/// A network as `network_usage` reports it: (name, id, subnet, [(container id, name, ip, aliases)]).
+fn network(
+    name: &str,
+    id: &str,
+    subnet: &str,
+    internal: bool,
+    members: &[(&str, &str, &str, &[&str])],
+) -> rdesk_engine::network::NetworkUse {
+    use rdesk_engine::models::{Ipam, IpamConfig, Network, NetworkContainer};
+    let prefix = subnet.rsplit('/').next().unwrap_or("16");
+    let gateway = subnet
+        .split('/')
+        .next()
+        .map(|s| format!("{}1", &s[..s.len() - 1]))
+        .unwrap_or_default();
+    let n = Network {
+        name: Some(name.into()),
+        id: Some(id.into()),
+        created: Some("2023-11-14T22:03:20Z".into()),
+        scope: Some("local".into()),
+        driver: Some("bridge".into()),
+        internal: Some(internal),
+        ipam: Some(Ipam {
+            driver: Some("default".into()),
+            config: Some(vec![IpamConfig {
+                subnet: Some(subnet.into()),
+                gateway: Some(gateway),
+                ..Default::default()
+            }]),
+            options: None,
+        }),
+        containers: Some(
+            members
+                .iter()
+                .map(|(cid, cname, ip, _)| {
+                    (
+                        cid.to_string(),
+                        NetworkContainer {
+                            name: Some(cname.to_string()),
+                            endpoint_id: Some("e".repeat(64)),
+                            mac_address: Some("02:42:ac:12:00:02".into()),
+                            ipv4_address: Some(format!("{ip}/{prefix}")),
+                            ipv6_address: Some(String::new()),
+                        },
+                    )
+                })
+                .collect(),
+        ),
+        options: Some(
+            [(
+                "com.docker.network.bridge.name".to_string(),
+                "rdesk0".to_string(),
+            )]
+            .into_iter()
+            .collect(),
+        ),
+        labels: Some(Default::default()),
+        ..Default::default()
+    };
+    let uses = members
+        .iter()
+        .map(|(_, cname, ip, aliases)| {
+            (
+                cname.to_string(),
+                ip.to_string(),
+                aliases.iter().map(|a| a.to_string()).collect(),
+            )
+        })
+        .collect();
+    (n, uses)
+}
+
+fn predefined(name: &str) -> rdesk_engine::network::NetworkUse {
+    use rdesk_engine::models::Network;
+    (
+        Network {
+            name: Some(name.into()),
+            id: Some(format!("{:0<64}", name.len())),
+            scope: Some("local".into()),
+            driver: Some(name.into()),
+            ..Default::default()
+        },
+        vec![],
+    )
+}
+
+fn default_networks() -> Vec<rdesk_engine::network::NetworkUse> {
+    vec![
+        network("bridge", NET_BRIDGE, "172.17.0.0/16", false, &[]),
+        predefined("host"),
+        predefined("none"),
+    ]
+}
+
+fn some_networks() -> Vec<rdesk_engine::network::NetworkUse> {
+    let mut v = default_networks();
+    v.push(network(
+        "todo-app",
+        NET_TODO,
+        "172.18.0.0/16",
+        false,
+        &[
+            (WEB, "web", "172.18.0.2", &[]),
+            (NEW, "db", "172.18.0.3", &["db", "postgres"]),
+        ],
+    ));
+    v.push(network(
+        "backend",
+        "7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29",
+        "10.89.0.0/24",
+        true,
+        &[],
+    ));
+    v
+}
+
+fn with_networks(list: Vec<rdesk_engine::network::NetworkUse>) -> App {
+    let mut a = loaded(three_images());
+    a.on_notification(Notification::NetworksLoaded(Ok(list)));
+    ch(&mut a, '4');
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::LoadNetworks],
+        "shown: re-read"
+    );
+    a
+}
+
+#[test]
+fn networks_pane_default_several_and_long_names() {
+    let mut a = with_networks(default_networks());
+    insta::assert_snapshot!("networks_default_80x24", render(&mut a, 80, 24));
+    let mut a = with_networks(some_networks());
+    insta::assert_snapshot!("networks_several_80x24", render(&mut a, 80, 24));
+    insta::assert_snapshot!("networks_several_200x50", render(&mut a, 200, 50));
+    let long = "a-network-name-far-longer-than-any-column-could-ever-hold-in-eighty-columns";
+    let mut a = with_networks(vec![network(
+        long,
+        NET_TODO,
+        "192.168.112.0/20",
+        false,
+        &[
+            (WEB, "a-container-with-a-long-name", "192.168.112.2", &[]),
+            (JOB, "second", "192.168.112.3", &[]),
+            (NEW, "third", "192.168.112.4", &[]),
+        ],
+    )]);
+    insta::assert_snapshot!("networks_long_names_80x24", render(&mut a, 80, 24));
+    insta::assert_snapshot!("networks_long_names_200x50", render(&mut a, 200, 50));
+}
+
+#[test]
+fn network_selection_and_filter_survive_reloads() {
+    let mut a = with_networks(some_networks());
+    // Sorted by name: backend, bridge, host, none, todo-app.
+    assert_eq!(a.networks.selected().unwrap().name, "backend");
+    ch(&mut a, 'G');
+    assert_eq!(a.networks.selected().unwrap().name, "todo-app");
+    // A reload with a new network before it keeps todo-app selected.
+    let mut list = some_networks();
+    list.push(network("aaa", &"a".repeat(64), "10.1.0.0/24", false, &[]));
+    a.on_notification(Notification::NetworksLoaded(Ok(list)));
+    assert_eq!(a.networks.selected().unwrap().name, "todo-app");
+    // The filter on containers' names: `web` keeps todo-app.
+    ch(&mut a, '/');
+    typ(&mut a, "web");
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.networks.visible.len(), 1);
+    assert_eq!(a.networks.selected().unwrap().name, "todo-app");
+    // The journal says networks changed: reload.
+    a.take_effects();
+    a.on_notification(Notification::NetworksChanged);
+    assert_eq!(a.take_effects(), vec![Effect::LoadNetworks]);
+}
+
+#[test]
+fn network_detail_info_containers_inspect() {
+    let mut a = with_networks(some_networks());
+    // A stopped container attached to todo-app (from the container list).
+    let mut list = three_containers();
+    list[1].network_settings = Some(rdesk_engine::models::ContainerSummaryNetworkSettings {
+        networks: Some(
+            [("todo-app".to_string(), Default::default())]
+                .into_iter()
+                .collect(),
+        ),
+    });
+    a.on_notification(Notification::ContainersLoaded(Ok(list)));
+    a.take_effects();
+    ch(&mut a, 'G');
+    press(&mut a, KeyCode::Enter);
+    insta::assert_snapshot!("network_info_80x24", render(&mut a, 80, 24));
+    press(&mut a, KeyCode::Tab);
+    assert_eq!(a.detail.tab, DetailTab::Containers);
+    insta::assert_snapshot!("network_containers_80x24", render(&mut a, 80, 24));
+    insta::assert_snapshot!("network_containers_200x50", render(&mut a, 200, 50));
+    press(&mut a, KeyCode::Tab);
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::LoadNetworkInspect("todo-app".into())]
+    );
+    a.on_notification(Notification::InspectLoaded {
+        id: "network:todo-app".into(),
+        result: Ok(serde_json::to_value(&some_networks()[3].0).unwrap()),
+    });
+    let screen = render(&mut a, 80, 24);
+    assert!(
+        screen.contains("\"IPv4Address\": \"172.18.0.3/16\""),
+        "{screen}"
+    );
+}
+
+#[test]
+fn network_create_remove_prune_dialogs() {
+    let mut a = with_networks(some_networks());
+    ch(&mut a, 'c');
+    typ(&mut a, "todo-app --subnet");
+    press(&mut a, KeyCode::Enter);
+    assert!(a.take_effects().is_empty(), "a flag without its value");
+    assert!(
+        a.input.is_some(),
+        "the input stays open with what was typed"
+    );
+    assert!(a.status.as_ref().unwrap().error);
+    typ(&mut a, " 10.89.5.0/24 --internal");
+    insta::assert_snapshot!("network_create_input", render(&mut a, 80, 24));
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::CreateNetwork(super::popups::connect::NetworkSpec {
+            name: "todo-app".into(),
+            subnet: Some("10.89.5.0/24".into()),
+            internal: true,
+            ..Default::default()
+        })]
+    );
+    // The engine's refusal (the name is taken) is the error.
+    a.on_notification(Notification::NetworkDone {
+        what: "create the network".into(),
+        result: Err("network with name todo-app already exists".into()),
+        select: None,
+    });
+    assert!(matches!(a.popups.last(), Some(Popup::Error(_))));
+    press(&mut a, KeyCode::Esc);
+    a.take_effects();
+
+    // The pre-defined bridge is never removed.
+    ch(&mut a, 'j');
+    assert_eq!(a.networks.selected().unwrap().name, "bridge");
+    ch(&mut a, 'd');
+    assert!(a.popups.is_empty());
+    assert!(a.status.as_ref().unwrap().text.contains("pre-defined"));
+
+    // Remove todo-app (in use): the dialog says it is refused; the refusal is the error.
+    ch(&mut a, 'G');
+    ch(&mut a, 'd');
+    insta::assert_snapshot!("network_remove_in_use", render(&mut a, 80, 24));
+    ch(&mut a, 'y');
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::RemoveNetwork("todo-app".into())]
+    );
+    a.on_notification(Notification::NetworkDone {
+        what: "remove todo-app".into(),
+        result: Err(format!(
+            "error while removing network: network todo-app has active endpoints (name:\"web\" id:\"{}\")",
+            &WEB[..12]
+        )),
+        select: None,
+    });
+    insta::assert_snapshot!("network_in_use_error", render(&mut a, 80, 24));
+    press(&mut a, KeyCode::Esc);
+    assert!(a.popups.is_empty());
+    a.take_effects();
+
+    // Prune lists the unused user-defined network only.
+    ch(&mut a, 'P');
+    insta::assert_snapshot!("network_prune", render(&mut a, 80, 24));
+    ch(&mut a, 'y');
+    assert_eq!(a.take_effects(), vec![Effect::PruneNetworks]);
+    // Nothing to prune: said so.
+    let mut b = with_networks(default_networks());
+    ch(&mut b, 'P');
+    assert!(b.popups.is_empty());
+    assert!(b.status.as_ref().unwrap().text.contains("nothing to prune"));
+}
+
+#[test]
+fn connect_dialog_on_a_container() {
+    let mut a = with_containers(three_containers());
+    a.on_notification(Notification::NetworksLoaded(Ok(some_networks())));
+    // web is attached to bridge (from its summary).
+    let mut list = three_containers();
+    list[0].network_settings = Some(rdesk_engine::models::ContainerSummaryNetworkSettings {
+        networks: Some(
+            [("bridge".to_string(), Default::default())]
+                .into_iter()
+                .collect(),
+        ),
+    });
+    a.on_notification(Notification::ContainersLoaded(Ok(list)));
+    a.take_effects();
+    // Sorted newest first: fresh, web, job.
+    ch(&mut a, 'j');
+    assert_eq!(a.containers.selected().unwrap().name, "web");
+    a.take_effects();
+    ch(&mut a, 'n');
+    insta::assert_snapshot!("connect_dialog", render(&mut a, 80, 24));
+    // todo-app is the last: connect with an alias.
+    ch(&mut a, 'G');
+    press(&mut a, KeyCode::Enter);
+    typ(&mut a, "api");
+    insta::assert_snapshot!("connect_dialog_alias", render(&mut a, 80, 24));
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::ConnectNetwork {
+            network: "todo-app".into(),
+            container: WEB.into(),
+            name: "web".into(),
+            alias: "api".into(),
+        }]
+    );
+    assert!(a.popups.is_empty());
+    a.on_notification(Notification::NetworkDone {
+        what: "connect to todo-app".into(),
+        result: Ok("connected".into()),
+        select: None,
+    });
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::LoadNetworks, Effect::LoadContainers]
+    );
+    // Enter on bridge (attached): asks, then disconnects.
+    ch(&mut a, 'n');
+    ch(&mut a, 'j');
+    assert_eq!(
+        match a.popups.last() {
+            Some(Popup::Connect(c)) => c.selected_network(),
+            _ => None,
+        },
+        Some("bridge".into())
+    );
+    press(&mut a, KeyCode::Enter);
+    insta::assert_snapshot!("disconnect_confirm", render(&mut a, 80, 24));
+    ch(&mut a, 'y');
+    assert_eq!(
+        a.take_effects(),
+        vec![Effect::DisconnectNetwork {
+            network: "bridge".into(),
+            container: WEB.into(),
+            name: "web".into(),
+        }]
+    );
+    // The engine's error is the dismissable error.
+    a.on_notification(Notification::NetworkDone {
+        what: "disconnect from bridge".into(),
+        result: Err("container web is not connected to network bridge".into()),
+        select: None,
+    });
+    assert!(matches!(a.popups.last(), Some(Popup::Error(_))));
+    press(&mut a, KeyCode::Esc);
+    assert!(a.popups.is_empty());
+    // esc closes the dialog; `n` elsewhere says what it is for.
+    ch(&mut a, 'n');
+    press(&mut a, KeyCode::Esc);
+    assert!(a.popups.is_empty());
+    ch(&mut a, '4');
+    ch(&mut a, 'n');
+    assert!(a.status.as_ref().unwrap().text.contains("connect"));
+}
+
+#[test]
+fn container_info_shows_networks_and_ports() {
+    let mut list = three_containers();
+    list[0].ports = Some(vec![rdesk_engine::models::Port {
+        ip: Some("0.0.0.0".into()),
+        private_port: 80,
+        public_port: Some(8080),
+        typ: Some(rdesk_engine::models::PortTypeEnum::TCP),
+    }]);
+    let mut a = with_containers(list);
+    ch(&mut a, 'j');
+    assert_eq!(a.containers.selected().unwrap().name, "web");
+    press(&mut a, KeyCode::Enter);
+    a.take_effects();
+    let mut doc = container_doc();
+    doc["NetworkSettings"] = json!({"Networks": {"todo-app": {
+        "IPAddress": "172.18.0.2", "IPPrefixLen": 16, "Gateway": "172.18.0.1",
+        "MacAddress": "02:42:ac:12:00:02", "Aliases": ["web", "api"]
+    }}});
+    a.on_notification(Notification::InspectLoaded {
+        id: WEB.into(),
+        result: Ok(doc),
+    });
+    let screen = render(&mut a, 120, 40);
+    assert!(screen.contains("0.0.0.0:8080->80/tcp"), "{screen}");
+    assert!(
+        screen.contains(
+            "todo-app 172.18.0.2/16 via 172.18.0.1 mac 02:42:ac:12:00:02 aliases web, api"
+        ),
+        "{screen}"
+    );
 }

@@ -90,22 +90,35 @@ pub async fn watch_journal(
 ) {
     let runroot = engine.store().runroot().to_path_buf();
     let mut offset = engine.events_end();
-    // What the new events change: (the container list, the volumes). Containers that come
-    // or go change the volumes' users.
-    let wake = |offset: &mut u64| -> (bool, bool) {
+    // What the new events change: (the container list, the volumes, the networks).
+    // Containers that come or go change the volumes' users; containers that start, stop,
+    // come or go change the containers on a network (endpoints live while they run); a
+    // network event (connect, disconnect) changes a container's networks too.
+    let wake = |offset: &mut u64| -> (bool, bool, bool) {
         let (events, next) = engine.events_from(*offset);
         *offset = next;
         (
-            events.iter().any(|e| e.typ == "container"),
+            events
+                .iter()
+                .any(|e| e.typ == "container" || (e.typ == "network" && e.action != "create")),
             events.iter().any(|e| {
                 e.typ == "volume"
                     || (e.typ == "container" && matches!(e.action.as_str(), "create" | "destroy"))
             }),
+            events.iter().any(|e| {
+                e.typ == "network"
+                    || (e.typ == "container"
+                        && matches!(
+                            e.action.as_str(),
+                            "create" | "start" | "die" | "destroy" | "rename"
+                        ))
+            }),
         )
     };
-    let send = |(containers, volumes): (bool, bool)| -> bool {
+    let send = |(containers, volumes, networks): (bool, bool, bool)| -> bool {
         (!containers || tx.send(Notification::ContainersChanged).is_ok())
             && (!volumes || tx.send(Notification::VolumesChanged).is_ok())
+            && (!networks || tx.send(Notification::NetworksChanged).is_ok())
     };
     let watched = (|| -> io::Result<AsyncFd<Fd>> {
         let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
@@ -240,6 +253,23 @@ mod tests {
         assert!(matches!(n, Notification::VolumesChanged), "{n:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(rx.try_recv().is_err(), "no container change");
+        // A network created by the other handle: the networks reload, nothing else.
+        other
+            .create_network(rdesk_engine::CreateNetworkOptions {
+                name: "todo-app".into(),
+                driver: "bridge".into(),
+                subnet: Some("10.231.77.0/24".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+            .await
+            .expect("a notification")
+            .unwrap();
+        assert!(matches!(n, Notification::NetworksChanged), "{n:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(rx.try_recv().is_err(), "no container or volume change");
         drop(rx);
         tokio::time::timeout(Duration::from_secs(2), task)
             .await

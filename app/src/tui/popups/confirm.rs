@@ -5,6 +5,7 @@ use super::super::app::App;
 use super::super::views::age;
 use super::super::views::containers::ContainerRow;
 use super::super::views::images::{short_id, ImageRow};
+use super::super::views::networks::{Member, NetworkRow};
 use super::super::views::volumes::VolumeRow;
 use super::{centered, frame, hint_line, wrapped_height};
 use crate::cli::format::human_size;
@@ -31,6 +32,16 @@ pub enum Pending {
     /// `volume prune`, `-a` with `all`.
     PruneVolumes {
         all: bool,
+    },
+    RemoveNetwork(String),
+    /// `network prune`: what the dialog listed is what the engine removes (user-defined
+    /// networks no container is attached to).
+    PruneNetworks,
+    /// `network disconnect NETWORK CONTAINER` (full ID, name).
+    Disconnect {
+        network: String,
+        id: String,
+        name: String,
     },
     Quit,
 }
@@ -230,6 +241,74 @@ impl ConfirmState {
                 human_size(total as f64)
             ),
             pending: Pending::PruneVolumes { all },
+        }
+    }
+
+    /// `network rm`: the engine refuses a network with running containers (Docker's "has
+    /// active endpoints"); the dialog says so before, the refusal comes back as the error.
+    pub fn remove_network(n: &NetworkRow, attached: &[Member]) -> Self {
+        let item = format!("remove  {}  {}  {}", n.short_id(), n.name, n.subnet);
+        let running: Vec<&str> = attached
+            .iter()
+            .filter(|m| m.running)
+            .map(|m| m.name.as_str())
+            .collect();
+        let summary = if !running.is_empty() {
+            format!(
+                "{} has running containers ({}): the engine refuses to remove it (active endpoints) until they stop or are disconnected.",
+                n.name,
+                running.join(", ")
+            )
+        } else if !attached.is_empty() {
+            format!(
+                "Stopped containers are attached to it ({}): they will not start until it exists again or they are disconnected.",
+                attached
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            "No container uses it: its subnet is freed.".into()
+        };
+        ConfirmState {
+            title: "Remove network?".into(),
+            items: vec![item],
+            summary,
+            pending: Pending::RemoveNetwork(n.name.clone()),
+        }
+    }
+
+    /// `network prune`: the user-defined networks no container is attached to.
+    pub fn prune_networks(going: &[NetworkRow]) -> Self {
+        ConfirmState {
+            title: format!(
+                "Prune {} network{}?",
+                going.len(),
+                if going.len() == 1 { "" } else { "s" }
+            ),
+            items: going
+                .iter()
+                .map(|n| format!("remove  {}  {}  {}", n.short_id(), n.name, n.subnet))
+                .collect(),
+            summary: "Networks with containers attached (running or not) and the pre-defined bridge, host and none stay.".into(),
+            pending: Pending::PruneNetworks,
+        }
+    }
+
+    /// `network disconnect`: the container leaves the network (at once when it runs).
+    pub fn disconnect(network: &str, id: &str, name: &str) -> Self {
+        ConfirmState {
+            title: "Disconnect from the network?".into(),
+            items: vec![format!("disconnect  {name}  from  {network}")],
+            summary: format!(
+                "{name} loses its address and names on {network}; a running container keeps running."
+            ),
+            pending: Pending::Disconnect {
+                network: network.into(),
+                id: id.into(),
+                name: name.into(),
+            },
         }
     }
 

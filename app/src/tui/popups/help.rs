@@ -31,7 +31,6 @@ fn lines(app: &App) -> Vec<Line<'static>> {
         Group::Resources,
         Group::Containers,
         Group::Images,
-        Group::Volumes,
         Group::Inspect,
         Group::Files,
         Group::Logs,

@@ -3,6 +3,7 @@
 
 pub mod command;
 pub mod confirm;
+pub mod connect;
 pub mod error;
 pub mod help;
 pub mod pull;
@@ -22,6 +23,8 @@ pub enum Popup {
     Confirm(confirm::ConfirmState),
     Error(error::ErrorState),
     Run(Box<run::RunForm>),
+    /// A container's networks: connect / disconnect.
+    Connect(connect::ConnectState),
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
@@ -32,6 +35,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
             Popup::Confirm(c) => confirm::draw(f, area, app, c),
             Popup::Error(e) => error::draw(f, area, app, e),
             Popup::Run(form) => run::draw(f, area, app, form),
+            Popup::Connect(c) => connect::draw(f, area, app, c),
         }
     }
 }

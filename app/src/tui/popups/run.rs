@@ -1,8 +1,8 @@
 //! The run form (`r`, or `:run IMAGE [COMMAND]`): Docker `run` fields as text inputs
 //! (ratatui-textarea) and two switches. It builds `run` arguments in Docker's syntax and
 //! checks them with the CLI's own parser, so the form accepts exactly what `rdesk run`
-//! accepts: an option the engine does not have yet (ports, volumes, networks while their
-//! engines are being written) is said so on its field, and works as soon as the CLI parses it.
+//! accepts (`-p`, `-v`, `--network` included); a problem the parser names a flag of is shown
+//! on that flag's field.
 
 use super::super::action::Action;
 use super::super::app::App;
@@ -245,22 +245,24 @@ pub fn check_args(args: &[String]) -> Result<(), String> {
     crate::cli::containers::parse_run(args)
 }
 
-/// Runs the CLI's parser over the arguments; an option it does not know yet is reported on
-/// the field that made it.
+/// Runs the CLI's parser over the arguments; a problem is reported on the field whose flag
+/// it names (`invalid containerPort` comes from `-p`, for instance), else on the image.
 fn check(args: &[String]) -> Result<(), (Field, String)> {
     let Err(e) = crate::cli::containers::parse_run(args) else {
         return Ok(());
     };
-    for (flag, field, what) in [
-        ("'-p'", Field::Ports, "published ports"),
-        ("'-v'", Field::Volumes, "volumes"),
-        ("'--network'", Field::Network, "networks"),
+    for (flag, field) in [
+        ("'--publish", Field::Ports),
+        ("'-p", Field::Ports),
+        ("'--volume", Field::Volumes),
+        ("'-v", Field::Volumes),
+        ("'--network", Field::Network),
+        ("'--env", Field::Env),
+        ("'-e", Field::Env),
+        ("'--name", Field::Name),
     ] {
-        if e.contains(flag) && e.contains("unexpected argument") {
-            return Err((
-                field,
-                format!("{what} are not supported by this engine yet: leave it empty for now"),
-            ));
+        if e.contains(flag) {
+            return Err((field, e));
         }
     }
     Err((Field::Image, e))

@@ -38,7 +38,7 @@ pub fn draw(f: &mut Frame, inner: Rect, app: &mut App, c: &ContainerRow) {
     let focused = app.focus == Focus::Detail;
     let st = app.theme.styles.clone();
     match app.detail.tab {
-        DetailTab::Info | DetailTab::History | DetailTab::Files => {
+        DetailTab::Info | DetailTab::History | DetailTab::Files | DetailTab::Containers => {
             let v = inspect_value(app, &c.id);
             let s = |path: &[&str]| -> Option<String> {
                 let mut cur = v?;
@@ -102,6 +102,46 @@ pub fn draw(f: &mut Frame, inner: Rect, app: &mut App, c: &ContainerRow) {
             }
             if let Some(r) = s(&["HostConfig", "Runtime"]) {
                 fields.push(("Runtime", r));
+            }
+            if !c.ports.is_empty() {
+                fields.push(("Ports", c.ports.clone()));
+            }
+            // NetworkSettings.Networks: each network with the address, MAC and aliases.
+            if let Some(nets) = v
+                .and_then(|v| v.pointer("/NetworkSettings/Networks"))
+                .and_then(Value::as_object)
+            {
+                let mut names: Vec<&String> = nets.keys().collect();
+                names.sort();
+                if names.is_empty() {
+                    fields.push(("Networks", "none".into()));
+                }
+                for (i, n) in names.iter().enumerate() {
+                    let e = &nets[n.as_str()];
+                    let field = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
+                    let mut text = n.to_string();
+                    if !field("IPAddress").is_empty() {
+                        let prefix = e.get("IPPrefixLen").and_then(Value::as_i64).unwrap_or(0);
+                        text.push_str(&format!(" {}/{prefix}", field("IPAddress")));
+                        if !field("Gateway").is_empty() {
+                            text.push_str(&format!(" via {}", field("Gateway")));
+                        }
+                        if !field("MacAddress").is_empty() {
+                            text.push_str(&format!(" mac {}", field("MacAddress")));
+                        }
+                    } else if !c.running() {
+                        text.push_str(" (no address while stopped)");
+                    }
+                    let aliases: Vec<&str> = e
+                        .get("Aliases")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    if !aliases.is_empty() {
+                        text.push_str(&format!(" aliases {}", aliases.join(", ")));
+                    }
+                    fields.push((if i == 0 { "Networks" } else { "" }, text));
+                }
             }
             let mut lines = Vec::new();
             for (k, v) in fields {

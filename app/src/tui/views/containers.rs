@@ -17,7 +17,8 @@ pub const COLUMNS: [Column; 7] = [
     Column::new("COMMAND", Constraint::Fill(2)),
     Column::new("CREATED", Constraint::Length(8)),
     Column::new("STATUS", Constraint::Fill(3)).filterable(),
-    Column::new("PORTS", Constraint::Fill(1)),
+    // As wide as IMAGE and NAMES: `0.0.0.0:8080->80/tcp` fits from about 140 columns.
+    Column::new("PORTS", Constraint::Fill(2)),
     Column::new("NAMES", Constraint::Fill(2)).filterable(),
 ];
 const STATUS: usize = 4;
@@ -36,6 +37,8 @@ pub struct ContainerRow {
     /// Published and exposed ports as `docker ps` shows them (empty until the engine
     /// publishes ports).
     pub ports: String,
+    /// The networks it is attached to (running or not), by name.
+    pub networks: Vec<String>,
 }
 
 impl ContainerRow {
@@ -54,6 +57,16 @@ impl ContainerRow {
             state: s.state.unwrap_or(State::EMPTY),
             status: s.status.clone().unwrap_or_default(),
             ports: ports_cell(s.ports.as_deref().unwrap_or_default()),
+            networks: {
+                let mut n: Vec<String> = s
+                    .network_settings
+                    .as_ref()
+                    .and_then(|n| n.networks.as_ref())
+                    .map(|n| n.keys().cloned().collect())
+                    .unwrap_or_default();
+                n.sort();
+                n
+            },
         }
     }
     pub fn running(&self) -> bool {

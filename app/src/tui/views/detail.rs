@@ -27,6 +27,8 @@ pub enum DetailTab {
     Stats,
     Mounts,
     Files,
+    /// A network's containers.
+    Containers,
 }
 
 impl DetailTab {
@@ -37,7 +39,7 @@ impl DetailTab {
             Resource::Images => &[Info, Inspect, History],
             Resource::Containers => &[Info, Inspect, Logs, Stats, Mounts],
             Resource::Volumes => &[Info, Inspect, Files],
-            _ => &[Info],
+            Resource::Networks => &[Info, Containers, Inspect],
         }
     }
     pub fn title(self) -> &'static str {
@@ -49,6 +51,7 @@ impl DetailTab {
             DetailTab::Stats => "Stats",
             DetailTab::Mounts => "Mounts",
             DetailTab::Files => "Files",
+            DetailTab::Containers => "Containers",
         }
     }
     pub fn next(self, r: Resource) -> DetailTab {
@@ -86,6 +89,8 @@ pub struct DetailState {
     pub stats: Option<(String, StatsState)>,
     /// The selected row of a container's Mounts tab.
     pub mount: usize,
+    /// The selected row of a network's Containers tab.
+    pub member: usize,
     /// Volume name and its file browser (the Files tab).
     pub files: Option<(String, FileBrowserState)>,
 }
@@ -246,12 +251,20 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     } else {
         None
     };
+    let network = if app.resource == Resource::Networks {
+        app.networks.selected().cloned()
+    } else {
+        None
+    };
     let mut block = pane(app, Line::from(title), focused);
     let name = match (&selected, &container) {
         (Some(row), _) if row.dangling => Some(super::images::short_id(&row.id)),
         (Some(row), _) => Some(row.reference.clone()),
         (_, Some(c)) => Some(c.name.clone()),
-        _ => volume.as_ref().map(|v| v.name.clone()),
+        _ => volume
+            .as_ref()
+            .map(|v| v.name.clone())
+            .or_else(|| network.as_ref().map(|n| n.name.clone())),
     };
     if let Some(name) = name {
         let room = area.width.saturating_sub(left_w + 4) as usize;
@@ -279,6 +292,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
         super::volume_detail::draw(f, inner, app, &v);
         return;
     }
+    if let Some(n) = network {
+        super::network_detail::draw(f, inner, app, &n);
+        return;
+    }
     let Some(row) = selected else {
         let what = match app.resource {
             Resource::Images if app.images.loaded && app.images.rows.is_empty() => {
@@ -293,7 +310,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
                 "Volumes are listed above; their details and files show here."
             }
             Resource::Volumes => "Select a volume to see its details and files.",
-            _ => "Details of the selected row show here.",
+            Resource::Networks if app.networks.loaded && app.networks.rows.is_empty() => {
+                "Networks are listed above; their details and containers show here."
+            }
+            Resource::Networks => "Select a network to see its details and containers.",
         };
         note(f, what.to_string());
         return;
@@ -346,7 +366,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
                 f.render_stateful_widget(JsonTree::new(&st).focused(focused), inner, tree);
             }
         },
-        DetailTab::Logs | DetailTab::Stats | DetailTab::Mounts | DetailTab::Files => {}
+        DetailTab::Logs
+        | DetailTab::Stats
+        | DetailTab::Mounts
+        | DetailTab::Files
+        | DetailTab::Containers => {}
         DetailTab::History => match app.detail.history_mut() {
             None | Some(Load::Loading) => note(f, "Loading…".into()),
             Some(Load::Failed(e)) => note(f, format!("Cannot read the history: {e}")),

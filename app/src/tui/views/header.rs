@@ -94,7 +94,8 @@ pub fn draw_tabs(f: &mut Frame, area: Rect, app: &mut App) {
             Resource::Containers => "…".into(),
             Resource::Volumes if app.volumes.loaded => app.volumes.rows.len().to_string(),
             Resource::Volumes => "…".into(),
-            _ => "-".into(),
+            Resource::Networks if app.networks.loaded => app.networks.rows.len().to_string(),
+            Resource::Networks => "…".into(),
         };
         let text = format!(" {} {} {} ", i + 1, r.title(), count);
         let style = if *r == app.resource {

@@ -19,6 +19,11 @@ pub fn hints(app: &App) -> Vec<(Action, &'static str)> {
         Context::Confirm => vec![(Confirm, "yes"), (Cancel, "no")],
         Context::Popup => match app.popups.last() {
             Some(Popup::Help(_)) => vec![(Down, "scroll"), (Back, "close")],
+            Some(Popup::Connect(_)) => vec![
+                (Down, "move"),
+                (Select, "connect/disconnect"),
+                (Back, "close"),
+            ],
             Some(Popup::Pull) if app.pulling() => vec![(Back, "hide (the pull goes on)")],
             _ => vec![(Back, "close")],
         },
@@ -51,6 +56,9 @@ pub fn hints(app: &App) -> Vec<(Action, &'static str)> {
                 } else {
                     v.extend([(Select, "open"), (Parent, "up"), (Down, "move")]);
                 }
+            } else if app.detail.tab == DetailTab::Containers && app.resource == Resource::Networks
+            {
+                v.extend([(Down, "move")]);
             } else if app.detail.tab == DetailTab::Mounts && app.resource == Resource::Containers {
                 v.extend([(Down, "move"), (Select, "volume's files")]);
             } else if app.detail.tab == DetailTab::Inspect {
@@ -76,6 +84,7 @@ pub fn hints(app: &App) -> Vec<(Action, &'static str)> {
                     (Exec, "exec"),
                     (Attach, "attach"),
                     (ExecPane, "shell pane"),
+                    (Connect, "networks"),
                     (Delete, "delete"),
                     (Restart, "restart"),
                     (Select, "details"),
@@ -114,6 +123,19 @@ pub fn hints(app: &App) -> Vec<(Action, &'static str)> {
                     (Help, "help"),
                     (Quit, "quit"),
                 ]
+            } else if app.resource == Resource::Networks {
+                vec![
+                    (Create, "create"),
+                    (Select, "details"),
+                    (Delete, "remove"),
+                    (Prune, "prune"),
+                    (Inspect, "inspect"),
+                    (Copy, "copy id"),
+                    (Filter, "filter"),
+                    (Command, "cmd"),
+                    (Help, "help"),
+                    (Quit, "quit"),
+                ]
             } else {
                 vec![
                     (NextTab, "next"),
@@ -141,6 +163,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             InputKind::Command => ":",
             InputKind::Search => "search: ",
             InputKind::VolumeName => "new volume name (empty: generated): ",
+            InputKind::NetworkCreate => "new network: NAME [--subnet CIDR] [--internal]: ",
         };
         let pos = input
             .line

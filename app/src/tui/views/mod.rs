@@ -7,6 +7,7 @@ pub mod detail;
 pub mod header;
 pub mod images;
 pub mod keybar;
+pub mod network_detail;
 pub mod networks;
 pub mod terminal;
 pub mod volume_detail;
@@ -97,28 +98,6 @@ pub fn age(created: i64, now: i64) -> String {
         _ => format!("{}y", s / 31_536_000),
     };
     format!("{short} ago")
-}
-
-/// A resource the engine does not have yet: its columns, no rows, and what will appear.
-fn empty_resource(
-    f: &mut Frame,
-    area: Rect,
-    app: &mut App,
-    title: &str,
-    columns: &[rdesk_widgets::Column],
-    note: &str,
-) {
-    let focused = app.focus == Focus::Table;
-    let block = pane(
-        app,
-        Line::from(title_span(app, format!(" {title} (-) "))),
-        focused,
-    );
-    let widget = rdesk_widgets::ResourceTable::new(columns, &[], &[], &app.theme.styles)
-        .block(block)
-        .focused(focused)
-        .empty_message(note);
-    f.render_stateful_widget(widget, area, &mut app.empty_table);
 }
 
 #[cfg(test)]
