@@ -4,12 +4,11 @@
 
 use super::super::action::Action;
 use super::super::app::{App, Focus};
-use super::{age, pane, title_span};
+use super::{age, draw_table, Listing, TableText};
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::{Line, Span};
 use ratatui::Frame;
 use rdesk_engine::models::{ContainerSummary, ContainerSummaryStateEnum as State};
-use rdesk_widgets::{Column, ResourceTable, TableRow, TableState, Tone};
+use rdesk_widgets::{Column, TableRow, TableState, Tone};
 
 pub const COLUMNS: [Column; 7] = [
     Column::new("CONTAINER ID", Constraint::Length(12)).filterable(),
@@ -226,42 +225,27 @@ fn cells_of(r: &ContainerRow, now: i64) -> TableRow {
 
 pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     let v = &app.containers;
-    let running = v.running();
-    let mut title = vec![title_span(
-        app,
-        if !v.loaded {
-            " Containers (…) ".to_string()
-        } else if v.filter.is_empty() {
-            format!(" Containers ({}, {running} running) ", v.rows.len())
-        } else {
-            format!(" Containers ({}/{}) ", v.visible.len(), v.rows.len())
-        },
-    )];
-    if !v.filter.is_empty() {
-        title.push(Span::styled(
-            format!("/{} ", v.filter),
-            app.theme.styles.matched,
-        ));
-    }
-    let focused = app.focus == Focus::Table;
-    let block = pane(app, Line::from(title), focused);
-    let empty = if !v.loaded {
-        "Loading containers…".to_string()
-    } else if v.rows.is_empty() {
-        format!(
+    let text = TableText {
+        plural: "Containers",
+        singular: "container",
+        summary: format!("{}, {} running", v.rows.len(), v.running()),
+        none_yet: format!(
             "No containers yet. Press {} to run one (or `rdesk run` in another terminal).",
             app.keymap.label(Action::Run)
-        )
-    } else {
-        "No container matches the filter (esc clears it)".to_string()
+        ),
     };
     let c = &mut app.containers;
-    let widget = ResourceTable::new(&COLUMNS, &c.cells, &c.visible, &app.theme.styles)
-        .filter(&c.filter)
-        .block(block)
-        .focused(focused)
-        .empty_message(&empty);
-    f.render_stateful_widget(widget, area, &mut c.table);
+    let listing = Listing {
+        loaded: c.loaded,
+        filter: &c.filter,
+        total: c.rows.len(),
+        columns: &COLUMNS,
+        cells: &c.cells,
+        visible: &c.visible,
+        table: &mut c.table,
+    };
+    let focused = app.focus == Focus::Table;
+    draw_table(f, area, &app.theme.styles, focused, text, listing);
 }
 
 #[cfg(test)]
