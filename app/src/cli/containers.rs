@@ -3,7 +3,7 @@
 //! 126/127 when the command cannot be invoked / is not found, else the container's own code.
 
 use super::format::{ellipsis, format_rows, human_ago, table};
-use super::{each, ExitCode};
+use super::{each, key_values, ExitCode};
 use anyhow::Context as _;
 use futures_util::StreamExt;
 use rdesk_engine::{
@@ -159,11 +159,7 @@ fn env_entries(args: &CreateArgs) -> anyhow::Result<Vec<String>> {
 }
 
 fn config_of(args: &CreateArgs) -> anyhow::Result<ContainerConfig> {
-    let mut labels = std::collections::BTreeMap::new();
-    for l in &args.label {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        labels.insert(k.to_string(), v.to_string());
-    }
+    let labels = key_values(&args.label);
     Ok(ContainerConfig {
         image: args.image.clone(),
         entrypoint: args.entrypoint.as_ref().map(|e| {

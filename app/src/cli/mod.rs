@@ -201,6 +201,17 @@ enum ImageCommand {
     Import(archive::ImportArgs),
 }
 
+/// `KEY=VALUE` flags (`--label`, `--opt`) as a map; a bare `KEY` has an empty value.
+pub fn key_values(items: &[String]) -> std::collections::BTreeMap<String, String> {
+    items
+        .iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
 /// Runs `op` on each name; prints the name on success, Docker's error otherwise; exit 1 if
 /// any failed.
 async fn each<'a, F, Fut>(names: &'a [String], op: F) -> anyhow::Result<()>

@@ -2,7 +2,7 @@
 //! of `run`/`create` (`--network -p -P --ip --dns --add-host ...`).
 
 use super::format::{format_rows, print_inspect, table};
-use super::{confirm, each_except, ExitCode};
+use super::{confirm, each_except, key_values, ExitCode};
 use rdesk_engine::network::NetworkSpec;
 use rdesk_engine::{
     ConnectNetworkOptions, CreateNetworkOptions, DisconnectNetworkOptions, Engine, NetworkFilters,
@@ -180,16 +180,6 @@ pub struct PortArgs {
     container: String,
     /// PRIVATE_PORT[/PROTO]
     private_port: Option<String>,
-}
-
-fn key_values(items: &[String]) -> std::collections::BTreeMap<String, String> {
-    items
-        .iter()
-        .map(|l| {
-            let (k, v) = l.split_once('=').unwrap_or((l, ""));
-            (k.to_string(), v.to_string())
-        })
-        .collect()
 }
 
 fn filters(items: &[String]) -> anyhow::Result<NetworkFilters> {

@@ -2,7 +2,7 @@
 //! with Docker's flags, columns, JSON and messages.
 
 use super::format::{format_rows, print_inspect, table};
-use super::{confirm, each, print_reclaimed, ExitCode};
+use super::{confirm, each, key_values, print_reclaimed, ExitCode};
 use rdesk_engine::models::Volume;
 use rdesk_engine::{
     CreateVolumeOptions, Engine, ListVolumesOptions, PruneVolumesOptions, RemoveVolumeOptions,
@@ -96,16 +96,6 @@ pub async fn dispatch(engine: &Engine, command: VolumeCommand) -> anyhow::Result
         VolumeCommand::Rm(a) => rm(engine, a).await,
         VolumeCommand::Prune(a) => prune(engine, a).await,
     }
-}
-
-fn key_values(items: &[String]) -> BTreeMap<String, String> {
-    items
-        .iter()
-        .map(|l| {
-            let (k, v) = l.split_once('=').unwrap_or((l, ""));
-            (k.to_string(), v.to_string())
-        })
-        .collect()
 }
 
 async fn create(engine: &Engine, args: CreateArgs) -> anyhow::Result<()> {
