@@ -3,7 +3,7 @@
 
 use super::super::action::Action;
 use super::super::app::{App, Focus};
-use super::{age, draw_table, Listing, TableText};
+use super::{age, draw_table, matching, refresh_age_column, Listing, TableText};
 use crate::cli::format::human_size;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::Frame;
@@ -134,15 +134,8 @@ impl ImagesView {
 
     /// Recomputes the CREATED column; true when a label changed.
     pub fn refresh_ages(&mut self, now: i64) -> bool {
-        let mut changed = false;
-        for (row, cells) in self.rows.iter().zip(self.cells.iter_mut()) {
-            let a = age(self.summaries[row.image].created, now);
-            if cells.cells[3] != a {
-                cells.cells[3] = a;
-                changed = true;
-            }
-        }
-        changed
+        let created = self.rows.iter().map(|r| self.summaries[r.image].created);
+        refresh_age_column(&mut self.cells, 3, created, now)
     }
 
     pub fn set_filter(&mut self, filter: &str) {
@@ -160,9 +153,7 @@ impl ImagesView {
     }
 
     fn apply_filter(&mut self) {
-        self.visible = (0..self.cells.len())
-            .filter(|&i| self.cells[i].matches(&COLUMNS, &self.filter))
-            .collect();
+        self.visible = matching(&COLUMNS, &self.cells, &self.filter);
     }
 
     pub fn selected(&self) -> Option<&ImageRow> {

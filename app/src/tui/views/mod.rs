@@ -151,6 +151,32 @@ pub fn draw_table(
     f.render_stateful_widget(widget, area, l.table);
 }
 
+/// The indices of the rows whose filterable cells match `filter`.
+pub fn matching(columns: &[Column], cells: &[TableRow], filter: &str) -> Vec<usize> {
+    (0..cells.len())
+        .filter(|&i| cells[i].matches(columns, filter))
+        .collect()
+}
+
+/// Puts each row's [`age`] (from `created`, one per row) in column `col`; true when a
+/// label changed.
+pub fn refresh_age_column(
+    cells: &mut [TableRow],
+    col: usize,
+    created: impl Iterator<Item = i64>,
+    now: i64,
+) -> bool {
+    let mut changed = false;
+    for (cells, created) in cells.iter_mut().zip(created) {
+        let a = age(created, now);
+        if cells.cells[col] != a {
+            cells.cells[col] = a;
+            changed = true;
+        }
+    }
+    changed
+}
+
 /// Compact age as in k9s' AGE column: `45s`, `12m`, `5h`, `3d`, `8w`, `2y`; with "ago".
 pub fn age(created: i64, now: i64) -> String {
     if created <= 0 {

@@ -6,7 +6,7 @@
 
 use super::super::action::Action;
 use super::super::app::{App, Focus};
-use super::{draw_table, Listing, TableText};
+use super::{draw_table, matching, Listing, TableText};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::Frame;
 use rdesk_engine::models::Network;
@@ -228,9 +228,7 @@ impl NetworksView {
     }
 
     fn apply_filter(&mut self) {
-        self.visible = (0..self.cells.len())
-            .filter(|&i| self.cells[i].matches(&COLUMNS, &self.filter))
-            .collect();
+        self.visible = matching(&COLUMNS, &self.cells, &self.filter);
     }
 
     pub fn selected(&self) -> Option<&NetworkRow> {

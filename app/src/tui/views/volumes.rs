@@ -5,7 +5,7 @@
 
 use super::super::action::Action;
 use super::super::app::{App, Focus};
-use super::{age, draw_table, Listing, TableText};
+use super::{age, draw_table, matching, refresh_age_column, Listing, TableText};
 use crate::cli::format::human_size;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::Frame;
@@ -135,15 +135,8 @@ impl VolumesView {
     }
 
     pub fn refresh_ages(&mut self, now: i64) -> bool {
-        let mut changed = false;
-        for (row, cells) in self.rows.iter().zip(self.cells.iter_mut()) {
-            let a = age(row.created, now);
-            if cells.cells[CREATED] != a {
-                cells.cells[CREATED] = a;
-                changed = true;
-            }
-        }
-        changed
+        let created = self.rows.iter().map(|r| r.created);
+        refresh_age_column(&mut self.cells, CREATED, created, now)
     }
 
     pub fn set_filter(&mut self, filter: &str) {
@@ -155,9 +148,7 @@ impl VolumesView {
     }
 
     fn apply_filter(&mut self) {
-        self.visible = (0..self.cells.len())
-            .filter(|&i| self.cells[i].matches(&COLUMNS, &self.filter))
-            .collect();
+        self.visible = matching(&COLUMNS, &self.cells, &self.filter);
     }
 
     pub fn selected(&self) -> Option<&VolumeRow> {
