@@ -5,115 +5,11 @@
 
 mod common;
 
+use common::{NetCleanup, Tmux};
+
 use rdesk_testkit::{fixtures, registry::Registry};
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-/// A private tmux server (its own socket), killed on drop, also when the test fails.
-struct Tmux {
-    socket: String,
-    /// The socket file (tmux leaves it behind after kill-server).
-    socket_path: Option<std::path::PathBuf>,
-}
-
-impl Tmux {
-    fn start(command: &str, width: u16, height: u16) -> Tmux {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let mut t = Tmux {
-            socket: format!("rdesk-e2e-{}-{nanos}", std::process::id()),
-            socket_path: None,
-        };
-        let out = t.tmux(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "main",
-            "-x",
-            &width.to_string(),
-            "-y",
-            &height.to_string(),
-            command,
-        ]);
-        assert!(
-            out.status.success(),
-            "tmux new-session: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let path = t.format("#{socket_path}");
-        t.socket_path = (!path.is_empty()).then(|| path.into());
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("run tmux")
-    }
-
-    /// Keys by tmux name (`Enter`, `Escape`, `q`).
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "main"];
-        args.extend_from_slice(keys);
-        assert!(self.tmux(&args).status.success());
-    }
-
-    /// Text typed literally.
-    fn type_text(&self, text: &str) {
-        assert!(self
-            .tmux(&["send-keys", "-t", "main", "-l", text])
-            .status
-            .success());
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "main"]).stdout)
-            .into_owned()
-    }
-
-    fn format(&self, f: &str) -> String {
-        String::from_utf8_lossy(
-            &self
-                .tmux(&["display-message", "-p", "-t", "main", f])
-                .stdout,
-        )
-        .trim()
-        .to_string()
-    }
-
-    /// Polls the pane until `ok` holds; on timeout fails showing the screen.
-    #[track_caller]
-    fn wait_for(&self, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if ok(&s) {
-                return s;
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out after {timeout:?} waiting for {what}; the screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-        if let Some(p) = &self.socket_path {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
 
 /// Rows of the image table naming `needle` (the detail pane names it too, without an age).
 fn table_rows_with(screen: &str, needle: &str) -> usize {
@@ -144,9 +40,9 @@ fn shell_command(rd: &common::Rdesk) -> String {
 #[track_caller]
 fn assert_restored(tmux: &Tmux) {
     let short = Duration::from_secs(10);
-    let s = tmux.wait_for("rdesk to exit", short, |s| s.contains("EXITED"));
+    let s = tmux.wait_until("rdesk to exit", short, |s| s.contains("EXITED"));
     assert!(s.contains("EXITED 0"), "{s}");
-    let s = tmux.wait_for("the tty modes", short, |s| s.contains("icanon"));
+    let s = tmux.wait_until("the tty modes", short, |s| s.contains("icanon"));
     assert!(
         s.contains("icanon") && !s.contains("-icanon") && !s.contains("-echo"),
         "raw mode left on:\n{s}"
@@ -182,7 +78,7 @@ fn cpu_ticks(pid: i32) -> u64 {
 fn idle_costs_nothing_and_sigterm_restores_the_terminal() {
     let rd = common::Rdesk::new();
     let tmux = Tmux::start(&shell_command(&rd), 120, 40);
-    tmux.wait_for("the empty image list", Duration::from_secs(10), |s| {
+    tmux.wait_until("the empty image list", Duration::from_secs(10), |s| {
         s.contains("No images yet")
     });
     let pid = rdesk_pid(&tmux);
@@ -216,7 +112,7 @@ fn workstation_pull_history_delete_quit() {
     let short = Duration::from_secs(10);
 
     // The first load is done when the empty list says so.
-    tmux.wait_for("the empty image list", short, |s| {
+    tmux.wait_until("the empty image list", short, |s| {
         s.contains("No images yet")
     });
     assert_eq!(
@@ -228,18 +124,18 @@ fn workstation_pull_history_delete_quit() {
     // Pull from the keyboard: Images tab, p, the reference, Enter.
     tmux.keys(&["2"]);
     tmux.keys(&["p"]);
-    tmux.wait_for("the pull popup", short, |s| s.contains("Pull an image"));
+    tmux.wait_until("the pull popup", short, |s| s.contains("Pull an image"));
     tmux.type_text(&repo);
     tmux.keys(&["Enter"]);
     let done = format!("Pulled {repo}");
-    let s = tmux.wait_for("the pull to finish", long, |s| s.contains(&done));
+    let s = tmux.wait_until("the pull to finish", long, |s| s.contains(&done));
     assert!(
         s.contains("Pull complete"),
         "per-layer progress shown:\n{s}"
     );
     assert!(s.contains("1/1 layers"), "overall progress shown:\n{s}");
     tmux.keys(&["Escape"]);
-    let s = tmux.wait_for("the pulled image listed", short, |s| {
+    let s = tmux.wait_until("the pulled image listed", short, |s| {
         table_rows_with(s, &repo) == 1 && !s.contains(&done)
     });
     assert!(s.contains("latest"), "{s}");
@@ -247,7 +143,7 @@ fn workstation_pull_history_delete_quit() {
     // Another process (the CLI) pulls a second tag: it shows up without a key press.
     rd.run(&["pull", &format!("{repo}:stable")]).ok();
     let seen = Instant::now();
-    tmux.wait_for("the CLI's pull to show", Duration::from_secs(3), |s| {
+    tmux.wait_until("the CLI's pull to show", Duration::from_secs(3), |s| {
         table_rows_with(s, &repo) == 2 && s.contains("stable")
     });
     assert!(
@@ -259,27 +155,27 @@ fn workstation_pull_history_delete_quit() {
     // Layer history of the selected image.
     tmux.keys(&["g"]);
     tmux.keys(&["h"]);
-    let s = tmux.wait_for("the history", short, |s| {
+    let s = tmux.wait_until("the history", short, |s| {
         s.contains("CREATED BY") && s.contains("ADD file:busybox-static")
     });
     assert!(s.contains("empty"), "the CMD entry is marked empty:\n{s}");
     // Esc then another key at once reads as alt-key (as in every terminal app): wait for
     // the table's key bar before typing on.
     tmux.keys(&["Escape"]);
-    tmux.wait_for("the table again", short, |s| s.contains("d delete"));
+    tmux.wait_until("the table again", short, |s| s.contains("d delete"));
 
     // Delete with confirmation: first one tag (untag), then the image.
     tmux.keys(&["d"]);
-    tmux.wait_for("the untag question", short, |s| s.contains("Untag image?"));
+    tmux.wait_until("the untag question", short, |s| s.contains("Untag image?"));
     tmux.keys(&["y"]);
-    tmux.wait_for("one tag left", short, |s| table_rows_with(s, &repo) == 1);
+    tmux.wait_until("one tag left", short, |s| table_rows_with(s, &repo) == 1);
     tmux.keys(&["d"]);
-    let s = tmux.wait_for("the delete question", short, |s| {
+    let s = tmux.wait_until("the delete question", short, |s| {
         s.contains("Delete image?")
     });
     assert!(s.contains("Frees up to"), "{s}");
     tmux.keys(&["y"]);
-    tmux.wait_for("the image gone", short, |s| {
+    tmux.wait_until("the image gone", short, |s| {
         table_rows_with(s, &repo) == 0 && s.contains("No images yet")
     });
     assert_eq!(rd.image_count(), 0);
@@ -300,7 +196,7 @@ fn containers_logs_exec_run_delete() {
     let _cleanup = common::Cleanup(&rd);
     let tmux = Tmux::start(&shell_command(&rd), 120, 40);
     let wait = Duration::from_secs(15);
-    tmux.wait_for("the image list", wait, |s| s.contains("Images (1)"));
+    tmux.wait_until("the image list", wait, |s| s.contains("Images (1)"));
 
     // Another process starts a container: it shows up without a key press.
     let started = Instant::now();
@@ -315,21 +211,21 @@ fn containers_logs_exec_run_delete() {
         "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done",
     ])
     .ok();
-    tmux.wait_for("the container in the tab count", wait, |s| {
+    tmux.wait_until("the container in the tab count", wait, |s| {
         s.contains("1 Containers 1")
     });
     let seen = started.elapsed();
     eprintln!("a CLI run showed after {seen:?}");
     assert!(seen < Duration::from_secs(3), "took {seen:?}");
     tmux.keys(&["1"]);
-    tmux.wait_for("the running container", wait, |s| {
+    tmux.wait_until("the running container", wait, |s| {
         s.contains("ext") && s.contains("Up ")
     });
 
     // Logs: followed, searched.
     tmux.keys(&["l"]);
     // Enough lines for two matches of "line 5" (line 5, line 50).
-    tmux.wait_for("log lines", wait, |s| s.contains("line 55"));
+    tmux.wait_until("log lines", wait, |s| s.contains("line 55"));
     tmux.keys(&["/"]);
     tmux.type_text("line 5");
     tmux.keys(&["Enter"]);
@@ -338,13 +234,13 @@ fn containers_logs_exec_run_delete() {
         let rest = &s[at + "/line 5 (line ".len()..];
         Some(rest[..rest.find(')')?].to_string())
     };
-    let s = tmux.wait_for("the search status", wait, |s| {
+    let s = tmux.wait_until("the search status", wait, |s| {
         s.contains("paused") && matched(s).is_some()
     });
     // `line 5`, `line 50`..`line 59` match: n moves to another one.
     let first = matched(&s).unwrap();
     tmux.keys(&["n"]);
-    tmux.wait_for("the next match", wait, |s| {
+    tmux.wait_until("the next match", wait, |s| {
         matched(s).is_some_and(|m| m != first)
     });
     tmux.keys(&["Escape"]);
@@ -354,14 +250,14 @@ fn containers_logs_exec_run_delete() {
     tmux.keys(&["e"]);
     tmux.type_text("echo hi");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the shell prompt", wait, |s| {
+    tmux.wait_until("the shell prompt", wait, |s| {
         s.contains("/bin/sh in") && s.contains("/ #")
     });
-    tmux.wait_for("the shell's answer", wait, |s| {
+    tmux.wait_until("the shell's answer", wait, |s| {
         s.lines().any(|l| l.trim() == "hi")
     });
     tmux.keys(&["C-p", "C-q"]);
-    let s = tmux.wait_for("the workstation again", wait, |s| {
+    let s = tmux.wait_until("the workstation again", wait, |s| {
         s.contains("Containers (1, 1 running)") && s.contains("detached")
     });
     assert!(!s.contains("echo hi"), "the TUI redraws whole:\n{s}");
@@ -377,22 +273,22 @@ fn containers_logs_exec_run_delete() {
 
     // A shell in the terminal pane beside the list: keys go to it, ctrl-o leaves it.
     tmux.keys(&["E"]);
-    tmux.wait_for("the pane's prompt", wait, |s| {
+    tmux.wait_until("the pane's prompt", wait, |s| {
         s.contains("shell: ext") && s.contains("/ #")
     });
     tmux.type_text("echo pane-$((40+2))");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the shell's answer in the pane", wait, |s| {
+    tmux.wait_until("the shell's answer in the pane", wait, |s| {
         s.contains("│pane-42")
     });
     tmux.keys(&["C-o"]);
-    tmux.wait_for("the pane left", wait, |s| s.contains("E focus the pane"));
+    tmux.wait_until("the pane left", wait, |s| s.contains("E focus the pane"));
     tmux.keys(&["C-o"]);
-    tmux.wait_for("the pane closed", wait, |s| !s.contains("shell: ext"));
+    tmux.wait_until("the pane closed", wait, |s| !s.contains("shell: ext"));
 
     // Run from the form, detached.
     tmux.keys(&["r"]);
-    tmux.wait_for("the run form", wait, |s| s.contains("Run a container"));
+    tmux.wait_until("the run form", wait, |s| s.contains("Run a container"));
     tmux.type_text(&image);
     tmux.keys(&["Tab"]);
     tmux.type_text("web");
@@ -402,7 +298,7 @@ fn containers_logs_exec_run_delete() {
         tmux.keys(&["Tab"]);
     }
     tmux.keys(&["Space", "Enter"]);
-    tmux.wait_for("the new container, selected and running", wait, |s| {
+    tmux.wait_until("the new container, selected and running", wait, |s| {
         s.contains("Containers (2, 2 running)") && s.contains("─ web ╮")
     });
     let ps = rd
@@ -413,11 +309,11 @@ fn containers_logs_exec_run_delete() {
 
     // Delete the running one: the dialog asks to force.
     tmux.keys(&["d"]);
-    tmux.wait_for("the force dialog", wait, |s| {
+    tmux.wait_until("the force dialog", wait, |s| {
         s.contains("Force-remove running container?")
     });
     tmux.keys(&["y"]);
-    tmux.wait_for("web gone", wait, |s| {
+    tmux.wait_until("web gone", wait, |s| {
         s.contains("Containers (1, 1 running)")
     });
     let ps = rd.run(&["ps", "-a", "--format", "{{.Names}}"]).ok().stdout;
@@ -447,32 +343,32 @@ fn volumes_pane_files_and_live_updates() {
     .ok();
     let tmux = Tmux::start(&shell_command(&rd), 120, 40);
     let wait = Duration::from_secs(15);
-    tmux.wait_for("the volume in the tab count", wait, |s| {
+    tmux.wait_until("the volume in the tab count", wait, |s| {
         s.contains("3 Volumes 1")
     });
     tmux.keys(&["3"]);
-    tmux.wait_for("the volumes pane", wait, |s| {
+    tmux.wait_until("the volumes pane", wait, |s| {
         s.contains("Volumes (1, 0 in use") && s.contains("data")
     });
 
     // Another process creates and removes a volume: the pane follows by itself.
     let started = Instant::now();
     rd.run(&["volume", "create", "extra"]).ok();
-    tmux.wait_for("the CLI's volume", wait, |s| {
+    tmux.wait_until("the CLI's volume", wait, |s| {
         s.contains("3 Volumes 2") && s.contains("extra")
     });
     let seen = started.elapsed();
     eprintln!("a CLI volume create showed after {seen:?}");
     assert!(seen < Duration::from_secs(2), "took {seen:?}");
     rd.run(&["volume", "rm", "extra"]).ok();
-    tmux.wait_for("the CLI's volume gone", wait, |s| {
+    tmux.wait_until("the CLI's volume gone", wait, |s| {
         s.contains("3 Volumes 1") && !s.contains("extra")
     });
 
     // Info: the Mountpoint, where the content is on the host.
     tmux.keys(&["g", "Enter"]);
     let mountpoint = rd.root().join("volumes/data/_data");
-    let s = tmux.wait_for("the mountpoint", wait, |s| s.contains("Mountpoint"));
+    let s = tmux.wait_until("the mountpoint", wait, |s| s.contains("Mountpoint"));
     let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     let shown = s
         .lines()
@@ -482,110 +378,20 @@ fn volumes_pane_files_and_live_updates() {
 
     // Files: note.txt, opened read-only.
     tmux.keys(&["Tab", "Tab"]);
-    tmux.wait_for("the volume's files", wait, |s| {
+    tmux.wait_until("the volume's files", wait, |s| {
         s.contains("data:/") && s.contains("note.txt")
     });
     tmux.keys(&["Enter"]);
-    let s = tmux.wait_for("the file's content", wait, |s| s.contains("hello-volume"));
+    let s = tmux.wait_until("the file's content", wait, |s| s.contains("hello-volume"));
     assert!(s.contains("data:/note.txt"), "{s}");
     tmux.keys(&["BSpace"]);
-    tmux.wait_for("the listing again", wait, |s| {
+    tmux.wait_until("the listing again", wait, |s| {
         !s.contains("hello-volume") && s.contains("note.txt")
     });
     tmux.keys(&["Escape"]);
-    tmux.wait_for("the table again", wait, |s| s.contains("c create"));
+    tmux.wait_until("the table again", wait, |s| s.contains("c create"));
     tmux.keys(&["q"]);
     assert_restored(&tmux);
-}
-
-/// The store's kernel objects (bridges, veths, namespaces, its nft table), as
-/// app/tests/network.rs checks them: on drop every container and network goes, then
-/// nothing of the store may be left (cleaned by force, then the test fails).
-struct NetCleanup<'a> {
-    rd: &'a common::Rdesk,
-    prefix: String,
-}
-
-impl<'a> NetCleanup<'a> {
-    fn new(rd: &'a common::Rdesk) -> Self {
-        rd.set_config("[network]\ndns_upstream = [\"127.0.0.1\"]\n");
-        let store =
-            rdesk_engine::store::Store::open(&rd.root(), &rd.dir.path().join("run")).unwrap();
-        NetCleanup {
-            rd,
-            prefix: rdesk_engine::network::kernel_prefix(&store),
-        }
-    }
-    fn links(&self) -> Vec<String> {
-        let out = Command::new("ip")
-            .args(["-o", "link", "show"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.split(": ").nth(1))
-            .map(|n| n.split('@').next().unwrap_or(n).to_string())
-            .filter(|n| n.starts_with(&self.prefix))
-            .collect()
-    }
-    fn nft_table(&self) -> bool {
-        let out = Command::new("nft")
-            .args(["list", "tables"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .any(|l| l.trim() == format!("table ip {}", self.prefix))
-    }
-    fn netns(&self) -> Vec<std::path::PathBuf> {
-        std::fs::read_dir(self.rd.dir.path().join("run/net/ns"))
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default()
-    }
-    fn leftovers(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .links()
-            .into_iter()
-            .map(|l| format!("link {l}"))
-            .collect();
-        if self.nft_table() {
-            v.push(format!("nft table ip {}", self.prefix));
-        }
-        v.extend(
-            self.netns()
-                .iter()
-                .map(|n| format!("netns {}", n.display())),
-        );
-        v
-    }
-}
-
-impl Drop for NetCleanup<'_> {
-    fn drop(&mut self) {
-        for id in self.rd.run(&["ps", "-aq", "--no-trunc"]).stdout.lines() {
-            let _ = self.rd.run(&["rm", "-f", id]);
-        }
-        let _ = self.rd.run(&["network", "prune", "-f"]);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut left = self.leftovers();
-        while !left.is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-            left = self.leftovers();
-        }
-        for l in self.links() {
-            let _ = Command::new("ip").args(["link", "del", &l]).status();
-        }
-        let _ = Command::new("nft")
-            .args(["delete", "table", "ip", &self.prefix])
-            .stderr(std::process::Stdio::null())
-            .status();
-        for n in self.netns() {
-            let _ = nix::mount::umount2(&n, nix::mount::MntFlags::MNT_DETACH);
-        }
-        if !std::thread::panicking() {
-            assert!(left.is_empty(), "left behind: {left:?}");
-        }
-    }
 }
 
 #[test]
@@ -624,10 +430,10 @@ fn networks_pane_detail_and_connect_from_a_container() {
 
     let tmux = Tmux::start(&shell_command(&rd), 120, 40);
     let wait = Duration::from_secs(15);
-    tmux.wait_for("the containers", wait, |s| s.contains("third"));
+    tmux.wait_until("the containers", wait, |s| s.contains("third"));
     tmux.keys(&["4"]);
     // bridge, host, none, todo-app; todo-app with its two containers.
-    let s = tmux.wait_for("the networks pane", wait, |s| {
+    let s = tmux.wait_until("the networks pane", wait, |s| {
         s.contains("4 Networks 4")
             && s.lines()
                 .any(|l| l.contains("todo-app") && l.contains("api, pg"))
@@ -636,7 +442,7 @@ fn networks_pane_detail_and_connect_from_a_container() {
 
     // Its detail: the Containers tab lists both with their addresses and pg's alias.
     tmux.keys(&["G", "Enter", "Tab"]);
-    let s = tmux.wait_for("the network's containers", wait, |s| {
+    let s = tmux.wait_until("the network's containers", wait, |s| {
         s.contains("IPV4 ADDRESS") && s.contains(&api_ip) && s.contains(&pg_ip)
     });
     let pg_row = s.lines().find(|l| l.contains(&pg_ip)).unwrap();
@@ -646,32 +452,32 @@ fn networks_pane_detail_and_connect_from_a_container() {
     // From the Containers pane: connect `third` to todo-app with the dialog (alias cache).
     // esc alone first (with a key right behind it, it would read as alt-1).
     tmux.keys(&["Escape"]);
-    tmux.wait_for("the table focused", wait, |s| s.contains("c create"));
+    tmux.wait_until("the table focused", wait, |s| s.contains("c create"));
     tmux.keys(&["1"]);
-    tmux.wait_for("the containers pane", wait, |s| {
+    tmux.wait_until("the containers pane", wait, |s| {
         s.contains("Containers (3, 3 running)")
     });
     // Created within the same second: pick it with the filter.
     tmux.keys(&["/"]);
     tmux.type_text("third");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the filter", wait, |s| s.contains("Containers (1/3)"));
+    tmux.wait_until("the filter", wait, |s| s.contains("Containers (1/3)"));
     tmux.keys(&["n"]);
-    tmux.wait_for("the connect dialog", wait, |s| {
+    tmux.wait_until("the connect dialog", wait, |s| {
         s.contains("Networks of third") && s.contains("[x] bridge") && s.contains("[ ] todo-app")
     });
     tmux.keys(&["G", "Enter"]);
-    tmux.wait_for("the alias input", wait, |s| s.contains("with an alias"));
+    tmux.wait_until("the alias input", wait, |s| s.contains("with an alias"));
     tmux.type_text("cache");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("connected", wait, |s| {
+    tmux.wait_until("connected", wait, |s| {
         s.contains("connected third to todo-app")
     });
     let net = inspect("todo-app");
     assert!(!addr_of(&net, "third").is_empty(), "third connected: {net}");
     // The pane follows: three containers on todo-app.
     tmux.keys(&["4"]);
-    tmux.wait_for("three on todo-app", wait, |s| {
+    tmux.wait_until("three on todo-app", wait, |s| {
         s.lines()
             .any(|l| l.contains("todo-app") && l.contains("api, pg +1"))
     });

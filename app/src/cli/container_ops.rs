@@ -1,6 +1,6 @@
 //! `pause`, `unpause`, `top`, `diff`, `export`, `cp`, `rename`: Docker's output and codes.
 
-use super::ExitCode;
+use super::{each, ExitCode};
 use anyhow::{bail, Context as _};
 use rdesk_engine::models::ChangeType;
 use rdesk_engine::{
@@ -57,28 +57,6 @@ pub struct CpArgs {
 pub struct RenameArgs {
     container: String,
     new_name: String,
-}
-
-/// Runs `op` on each container; prints the name on success, Docker's error otherwise.
-async fn each<'a, F, Fut>(names: &'a [String], op: F) -> anyhow::Result<()>
-where
-    F: Fn(&'a str) -> Fut,
-    Fut: std::future::Future<Output = rdesk_engine::Result<()>>,
-{
-    let mut failed = false;
-    for n in names {
-        match op(n).await {
-            Ok(()) => println!("{n}"),
-            Err(e) => {
-                eprintln!("Error response from daemon: {e}");
-                failed = true;
-            }
-        }
-    }
-    if failed {
-        return Err(ExitCode(1).into());
-    }
-    Ok(())
 }
 
 fn daemon_error(e: rdesk_engine::Error) -> anyhow::Error {

@@ -3,7 +3,7 @@
 //! 126/127 when the command cannot be invoked / is not found, else the container's own code.
 
 use super::format::{ellipsis, format_rows, human_ago, table};
-use super::ExitCode;
+use super::{each, key_values, ExitCode};
 use anyhow::Context as _;
 use futures_util::StreamExt;
 use rdesk_engine::{
@@ -159,11 +159,7 @@ fn env_entries(args: &CreateArgs) -> anyhow::Result<Vec<String>> {
 }
 
 fn config_of(args: &CreateArgs) -> anyhow::Result<ContainerConfig> {
-    let mut labels = std::collections::BTreeMap::new();
-    for l in &args.label {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        labels.insert(k.to_string(), v.to_string());
-    }
+    let labels = key_values(&args.label);
     Ok(ContainerConfig {
         image: args.image.clone(),
         entrypoint: args.entrypoint.as_ref().map(|e| {
@@ -647,28 +643,6 @@ pub struct StopArgs {
     timeout: Option<i64>,
     #[arg(required = true)]
     containers: Vec<String>,
-}
-
-/// Runs `op` on each name; prints the name on success, Docker's error otherwise; exit 1 if any failed.
-async fn each<'a, F, Fut>(names: &'a [String], op: F) -> anyhow::Result<()>
-where
-    F: Fn(&'a str) -> Fut,
-    Fut: std::future::Future<Output = rdesk_engine::Result<()>>,
-{
-    let mut failed = false;
-    for n in names {
-        match op(n).await {
-            Ok(()) => println!("{n}"),
-            Err(e) => {
-                eprintln!("Error response from daemon: {e}");
-                failed = true;
-            }
-        }
-    }
-    if failed {
-        return Err(ExitCode(1).into());
-    }
-    Ok(())
 }
 
 pub async fn stop(engine: &Engine, args: StopArgs) -> anyhow::Result<()> {

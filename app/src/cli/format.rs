@@ -156,6 +156,37 @@ pub fn ellipsis(s: &str, max: usize) -> String {
     out
 }
 
+/// JSON with Docker's 4-space indentation.
+pub fn pretty_json(value: &impl serde::Serialize) -> anyhow::Result<String> {
+    let mut buf = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut buf,
+        serde_json::ser::PrettyFormatter::with_indent(b"    "),
+    );
+    value.serialize(&mut ser)?;
+    Ok(String::from_utf8(buf)?)
+}
+
+/// What `inspect` prints of the documents found: each through the `--format` template, or
+/// all of them as one indented JSON array.
+pub fn print_inspect(format: Option<&str>, found: &[serde_json::Value]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match format {
+        Some(f) => {
+            for v in found {
+                writeln!(
+                    out,
+                    "{}",
+                    render_template(f, v).map_err(anyhow::Error::msg)?
+                )?;
+            }
+        }
+        None => writeln!(out, "{}", pretty_json(&found)?)?,
+    }
+    Ok(())
+}
+
 /// A small subset of Go templates, enough for Docker's `--format`: `{{.Field}}`,
 /// `{{json .}}`, `{{json .Field}}`, `{{.Field.Sub}}`, `\t` / `\n` escapes, and the `table`
 /// prefix (handled by the caller).

@@ -1,13 +1,12 @@
 //! Image verbs: `images`, `image inspect`, `history`, `tag`, `rmi`, `image prune`.
 
-use super::format::{ellipsis, format_rows, human_ago, human_size, render_template, table};
-use super::ExitCode;
-use anyhow::Context as _;
+use super::format::{ellipsis, format_rows, human_ago, human_size, print_inspect, table};
+use super::{confirm, print_reclaimed, ExitCode};
 use rdesk_engine::models::ImageSummary;
 use rdesk_engine::{
     Engine, ListImagesOptions, PruneImagesOptions, RemoveImageOptions, TagImageOptions,
 };
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 #[derive(clap::Args, Debug)]
 pub struct ImagesArgs {
@@ -170,17 +169,6 @@ pub struct InspectArgs {
     names: Vec<String>,
 }
 
-/// JSON with Docker's 4-space indentation.
-fn pretty(value: &impl serde::Serialize) -> anyhow::Result<String> {
-    let mut buf = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(
-        &mut buf,
-        serde_json::ser::PrettyFormatter::with_indent(b"    "),
-    );
-    value.serialize(&mut ser)?;
-    Ok(String::from_utf8(buf)?)
-}
-
 /// `inspect` of images, containers, or either (`kind` empty: containers first, as Docker).
 pub async fn inspect(engine: &Engine, args: InspectArgs, kind: &str) -> anyhow::Result<()> {
     let kind = match (kind, args.typ.as_deref()) {
@@ -221,19 +209,7 @@ pub async fn inspect(engine: &Engine, args: InspectArgs, kind: &str) -> anyhow::
             }
         }
     }
-    let mut out = std::io::stdout().lock();
-    match &args.format {
-        Some(f) => {
-            for v in &found {
-                writeln!(
-                    out,
-                    "{}",
-                    render_template(f, v).map_err(anyhow::Error::msg)?
-                )?;
-            }
-        }
-        None => writeln!(out, "{}", pretty(&found)?)?,
-    }
+    print_inspect(args.format.as_deref(), &found)?;
     if failed {
         return Err(ExitCode(1).into());
     }
@@ -420,21 +396,6 @@ pub struct PruneArgs {
     force: bool,
 }
 
-/// Docker's y/N prompt; anything but y/yes (including no stdin) is no.
-pub fn confirm(question: &str) -> anyhow::Result<bool> {
-    print!("{question} [y/N] ");
-    std::io::stdout().flush()?;
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the answer")?;
-    Ok(matches!(
-        line.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
-}
-
 pub async fn prune(engine: &Engine, args: PruneArgs) -> anyhow::Result<()> {
     if !args.force {
         let warning = if args.all {
@@ -463,10 +424,6 @@ pub async fn prune(engine: &Engine, args: PruneArgs) -> anyhow::Result<()> {
         }
         writeln!(out)?;
     }
-    writeln!(
-        out,
-        "Total reclaimed space: {}",
-        human_size(report.space_reclaimed.unwrap_or(0) as f64)
-    )?;
+    print_reclaimed(&mut out, report.space_reclaimed.unwrap_or(0))?;
     Ok(())
 }

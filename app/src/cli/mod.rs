@@ -14,6 +14,7 @@ mod volumes;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use rdesk_engine::{Engine, EngineConfig};
+use std::io::{BufRead as _, Write as _};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -198,6 +199,77 @@ enum ImageCommand {
     Load(archive::LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(archive::ImportArgs),
+}
+
+/// `KEY=VALUE` flags (`--label`, `--opt`) as a map; a bare `KEY` has an empty value.
+pub fn key_values(items: &[String]) -> std::collections::BTreeMap<String, String> {
+    items
+        .iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+/// Runs `op` on each name; prints the name on success, Docker's error otherwise; exit 1 if
+/// any failed.
+async fn each<'a, F, Fut>(names: &'a [String], op: F) -> anyhow::Result<()>
+where
+    F: Fn(&'a str) -> Fut,
+    Fut: std::future::Future<Output = rdesk_engine::Result<()>>,
+{
+    each_except(names, |_| false, op).await
+}
+
+/// [`each`], but an error for which `quiet` holds prints nothing and is no failure (as
+/// `network rm -f` of a missing network).
+async fn each_except<'a, Q, F, Fut>(names: &'a [String], quiet: Q, op: F) -> anyhow::Result<()>
+where
+    Q: Fn(&rdesk_engine::Error) -> bool,
+    F: Fn(&'a str) -> Fut,
+    Fut: std::future::Future<Output = rdesk_engine::Result<()>>,
+{
+    let mut failed = false;
+    for n in names {
+        match op(n).await {
+            Ok(()) => println!("{n}"),
+            Err(e) if quiet(&e) => {}
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err(ExitCode(1).into());
+    }
+    Ok(())
+}
+
+/// Docker's y/N prompt; anything but y/yes (including no stdin) is no.
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the answer")?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+/// The last line of `prune`.
+pub fn print_reclaimed(out: &mut impl std::io::Write, bytes: i64) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "Total reclaimed space: {}",
+        format::human_size(bytes as f64)
+    )?;
+    Ok(())
 }
 
 /// An error that carries the exit code the verb must end with (Docker's per-verb codes).

@@ -1,8 +1,8 @@
 //! `network create|ls|inspect|rm|prune|connect|disconnect`, `port`, and the networking flags
 //! of `run`/`create` (`--network -p -P --ip --dns --add-host ...`).
 
-use super::format::{format_rows, render_template, table};
-use super::ExitCode;
+use super::format::{format_rows, print_inspect, table};
+use super::{confirm, each_except, key_values, ExitCode};
 use rdesk_engine::network::NetworkSpec;
 use rdesk_engine::{
     ConnectNetworkOptions, CreateNetworkOptions, DisconnectNetworkOptions, Engine, NetworkFilters,
@@ -182,16 +182,6 @@ pub struct PortArgs {
     private_port: Option<String>,
 }
 
-fn key_values(items: &[String]) -> std::collections::BTreeMap<String, String> {
-    items
-        .iter()
-        .map(|l| {
-            let (k, v) = l.split_once('=').unwrap_or((l, ""));
-            (k.to_string(), v.to_string())
-        })
-        .collect()
-}
-
 fn filters(items: &[String]) -> anyhow::Result<NetworkFilters> {
     let mut f = NetworkFilters::default();
     for i in items {
@@ -239,31 +229,15 @@ pub async fn run(engine: &Engine, command: NetworkCommand) -> anyhow::Result<()>
         NetworkCommand::Ls(a) => ls(engine, a).await,
         NetworkCommand::Inspect(a) => inspect(engine, a).await,
         NetworkCommand::Rm(a) => {
-            let mut failed = false;
-            for n in &a.networks {
-                match engine.remove_network(n).await {
-                    Ok(()) => println!("{n}"),
-                    Err(e) if a.force && e.is_not_found() => {}
-                    Err(e) => {
-                        eprintln!("Error response from daemon: {e}");
-                        failed = true;
-                    }
-                }
-            }
-            if failed {
-                return Err(ExitCode(1).into());
-            }
-            Ok(())
+            let quiet = |e: &rdesk_engine::Error| a.force && e.is_not_found();
+            each_except(&a.networks, quiet, |n| engine.remove_network(n)).await
         }
         NetworkCommand::Prune(a) => {
             let f = filters(&a.filter)?;
-            if !a.force {
-                eprint!("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ");
-                let mut answer = String::new();
-                std::io::stdin().read_line(&mut answer)?;
-                if !matches!(answer.trim(), "y" | "Y" | "yes") {
-                    return Ok(());
-                }
+            if !a.force
+                && !confirm("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?")?
+            {
+                return Ok(());
             }
             let removed = engine.prune_networks(f).await.map_err(daemon_error)?;
             if !removed.is_empty() {
@@ -373,27 +347,7 @@ async fn inspect(engine: &Engine, a: InspectArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let mut out = std::io::stdout().lock();
-    match &a.format {
-        Some(f) => {
-            for v in &found {
-                writeln!(
-                    out,
-                    "{}",
-                    render_template(f, v).map_err(anyhow::Error::msg)?
-                )?;
-            }
-        }
-        None => {
-            let mut buf = Vec::new();
-            let mut ser = serde_json::Serializer::with_formatter(
-                &mut buf,
-                serde_json::ser::PrettyFormatter::with_indent(b"    "),
-            );
-            serde::Serialize::serialize(&found, &mut ser)?;
-            writeln!(out, "{}", String::from_utf8(buf)?)?;
-        }
-    }
+    print_inspect(a.format.as_deref(), &found)?;
     if failed {
         return Err(ExitCode(1).into());
     }

@@ -1,8 +1,8 @@
 //! Volume verbs: `volume create`, `volume ls`, `volume inspect`, `volume rm`, `volume prune`,
 //! with Docker's flags, columns, JSON and messages.
 
-use super::format::{format_rows, human_size, render_template, table};
-use super::ExitCode;
+use super::format::{format_rows, print_inspect, table};
+use super::{confirm, each, key_values, print_reclaimed, ExitCode};
 use rdesk_engine::models::Volume;
 use rdesk_engine::{
     CreateVolumeOptions, Engine, ListVolumesOptions, PruneVolumesOptions, RemoveVolumeOptions,
@@ -96,16 +96,6 @@ pub async fn dispatch(engine: &Engine, command: VolumeCommand) -> anyhow::Result
         VolumeCommand::Rm(a) => rm(engine, a).await,
         VolumeCommand::Prune(a) => prune(engine, a).await,
     }
-}
-
-fn key_values(items: &[String]) -> BTreeMap<String, String> {
-    items
-        .iter()
-        .map(|l| {
-            let (k, v) = l.split_once('=').unwrap_or((l, ""));
-            (k.to_string(), v.to_string())
-        })
-        .collect()
 }
 
 async fn create(engine: &Engine, args: CreateArgs) -> anyhow::Result<()> {
@@ -222,27 +212,7 @@ async fn inspect(engine: &Engine, args: InspectArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let mut out = std::io::stdout().lock();
-    match &args.format {
-        Some(t) => {
-            for v in &found {
-                writeln!(
-                    out,
-                    "{}",
-                    render_template(t, v).map_err(anyhow::Error::msg)?
-                )?;
-            }
-        }
-        None => {
-            let mut buf = Vec::new();
-            let mut ser = serde_json::Serializer::with_formatter(
-                &mut buf,
-                serde_json::ser::PrettyFormatter::with_indent(b"    "),
-            );
-            serde::Serialize::serialize(&found, &mut ser)?;
-            writeln!(out, "{}", String::from_utf8_lossy(&buf))?;
-        }
-    }
+    print_inspect(args.format.as_deref(), &found)?;
     if failed {
         return Err(ExitCode(1).into());
     }
@@ -250,23 +220,10 @@ async fn inspect(engine: &Engine, args: InspectArgs) -> anyhow::Result<()> {
 }
 
 async fn rm(engine: &Engine, args: RmArgs) -> anyhow::Result<()> {
-    let mut failed = false;
-    for name in &args.names {
-        match engine
-            .remove_volume(name, RemoveVolumeOptions { force: args.force })
-            .await
-        {
-            Ok(()) => println!("{name}"),
-            Err(e) => {
-                eprintln!("Error response from daemon: {e}");
-                failed = true;
-            }
-        }
-    }
-    if failed {
-        return Err(ExitCode(1).into());
-    }
-    Ok(())
+    each(&args.names, |name| {
+        engine.remove_volume(name, RemoveVolumeOptions { force: args.force })
+    })
+    .await
 }
 
 async fn prune(engine: &Engine, args: PruneArgs) -> anyhow::Result<()> {
@@ -287,7 +244,7 @@ async fn prune(engine: &Engine, args: PruneArgs) -> anyhow::Result<()> {
         } else {
             "WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue?"
         };
-        if !super::images::confirm(warning)? {
+        if !confirm(warning)? {
             return Ok(());
         }
     }
@@ -301,10 +258,6 @@ async fn prune(engine: &Engine, args: PruneArgs) -> anyhow::Result<()> {
         }
         writeln!(out)?;
     }
-    writeln!(
-        out,
-        "Total reclaimed space: {}",
-        human_size(report.space_reclaimed.unwrap_or(0) as f64)
-    )?;
+    print_reclaimed(&mut out, report.space_reclaimed.unwrap_or(0))?;
     Ok(())
 }

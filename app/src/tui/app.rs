@@ -212,6 +212,15 @@ impl App {
         self.dirty = true;
     }
 
+    /// The outcome of a background verb: its message in the status line, or its error in a
+    /// popup titled "Cannot <what>".
+    fn done(&mut self, what: &str, result: Result<String, String>) {
+        match result {
+            Ok(msg) => self.flash(msg),
+            Err(e) => self.error(&format!("Cannot {what}"), e),
+        }
+    }
+
     fn flash(&mut self, text: impl Into<String>) {
         self.status = Some(Status {
             text: text.into(),
@@ -1638,10 +1647,7 @@ impl App {
                 result,
                 select,
             } => {
-                match result {
-                    Ok(msg) => self.flash(msg),
-                    Err(e) => self.error(&format!("Cannot {what}"), e),
-                }
+                self.done(&what, result);
                 if let Some(name) = select {
                     self.select_network = Some(name);
                 }
@@ -1686,10 +1692,7 @@ impl App {
                 result,
                 select,
             } => {
-                match result {
-                    Ok(msg) => self.flash(msg),
-                    Err(e) => self.error(&format!("Cannot {what}"), e),
-                }
+                self.done(&what, result);
                 if let Some(name) = select {
                     self.select_volume = Some(name);
                 }

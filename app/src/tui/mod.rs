@@ -382,15 +382,6 @@ impl Runner {
             }
             Effect::CreateNetwork(spec) => {
                 tokio::spawn(async move {
-                    let kv = |items: &[String]| {
-                        items
-                            .iter()
-                            .map(|l| {
-                                let (k, v) = l.split_once('=').unwrap_or((l, ""));
-                                (k.to_string(), v.to_string())
-                            })
-                            .collect()
-                    };
                     let name = spec.name.clone();
                     let r = engine
                         .create_network(rdesk_engine::CreateNetworkOptions {
@@ -400,7 +391,7 @@ impl Runner {
                             gateway: spec.gateway,
                             ip_range: spec.ip_range,
                             internal: spec.internal,
-                            labels: kv(&spec.labels),
+                            labels: crate::cli::key_values(&spec.labels),
                             options: Default::default(),
                         })
                         .await;

@@ -227,6 +227,20 @@ mod tests {
 
     /// A volume created by another handle on the store (another process's CLI) reaches the
     /// journal follower as `VolumesChanged`, and not as a container change.
+    /// The next notification (within 2 s), and no other after it (`why` says which).
+    async fn sole_notification(
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<Notification>,
+        why: &str,
+    ) -> Notification {
+        let n = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+            .await
+            .expect("a notification")
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(rx.try_recv().is_err(), "{why}");
+        n
+    }
+
     #[tokio::test]
     async fn journal_volume_events_reload_the_volumes() {
         let dir = tempfile::tempdir().unwrap();
@@ -246,13 +260,8 @@ mod tests {
             })
             .await
             .unwrap();
-        let n = tokio::time::timeout(Duration::from_secs(2), rx.recv())
-            .await
-            .expect("a notification")
-            .unwrap();
+        let n = sole_notification(&mut rx, "no container change").await;
         assert!(matches!(n, Notification::VolumesChanged), "{n:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(rx.try_recv().is_err(), "no container change");
         // A network created by the other handle: the networks reload, nothing else.
         other
             .create_network(rdesk_engine::CreateNetworkOptions {
@@ -263,13 +272,8 @@ mod tests {
             })
             .await
             .unwrap();
-        let n = tokio::time::timeout(Duration::from_secs(2), rx.recv())
-            .await
-            .expect("a notification")
-            .unwrap();
+        let n = sole_notification(&mut rx, "no container or volume change").await;
         assert!(matches!(n, Notification::NetworksChanged), "{n:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(rx.try_recv().is_err(), "no container or volume change");
         drop(rx);
         tokio::time::timeout(Duration::from_secs(2), task)
             .await

@@ -22,7 +22,7 @@ use crate::store::fsutil::{self, FileLock};
 use crate::store::{io_err, Store};
 use bollard_stubs::models::{Volume, VolumeListResponse, VolumePruneResponse, VolumeScopeEnum};
 use nix::errno::Errno;
-use nix::fcntl::{self, AtFlags, OFlag, OpenHow, ResolveFlag};
+use nix::fcntl::{self, AtFlags, OFlag};
 use nix::sys::stat::{self, Mode, SFlag};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -596,32 +596,17 @@ fn open_in_volume(store: &Store, name: &str, rel: &str, flags: OFlag) -> Result<
     )
     .map_err(|e| Error::Internal(format!("cannot open {}: {e}", data.display())))?;
     let root = owned(root);
-    let p = rel.trim_start_matches('/');
-    let p = if p.is_empty() { "." } else { p };
-    let how = OpenHow::new()
-        .flags(flags | OFlag::O_CLOEXEC)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    let mut tries = 0;
-    loop {
-        match fcntl::openat2(root.as_raw_fd(), p, how) {
-            Ok(fd) => return Ok(owned(fd)),
-            Err(Errno::EAGAIN) if tries < 16 => tries += 1,
-            Err(Errno::ENOENT) => {
-                return Err(Error::InvalidArgument(format!(
-                    "{rel}: no such file or directory in volume {name}"
-                )))
-            }
-            Err(Errno::ENOTDIR) => {
-                return Err(Error::InvalidArgument(format!(
-                    "{rel}: not a directory in volume {name}"
-                )))
-            }
-            Err(e) => {
-                return Err(Error::Internal(format!(
-                    "cannot open {rel} in volume {name}: {e}"
-                )))
-            }
-        }
+    match mounts::open_in_root(&root, rel, flags) {
+        Ok(fd) => Ok(fd),
+        Err(Errno::ENOENT) => Err(Error::InvalidArgument(format!(
+            "{rel}: no such file or directory in volume {name}"
+        ))),
+        Err(Errno::ENOTDIR) => Err(Error::InvalidArgument(format!(
+            "{rel}: not a directory in volume {name}"
+        ))),
+        Err(e) => Err(Error::Internal(format!(
+            "cannot open {rel} in volume {name}: {e}"
+        ))),
     }
 }
 

@@ -148,7 +148,12 @@ fn owned(fd: RawFd) -> OwnedFd {
     super::owned(fd)
 }
 
-fn open_in_root(root: &OwnedFd, path: &str, flags: OFlag) -> std::result::Result<OwnedFd, Errno> {
+/// openat2 of `path` under `root` (symlinks and `..` resolve inside it), retried on EAGAIN.
+pub(super) fn open_in_root(
+    root: &OwnedFd,
+    path: &str,
+    flags: OFlag,
+) -> std::result::Result<OwnedFd, Errno> {
     let p = path.trim_start_matches('/');
     let p = if p.is_empty() { "." } else { p };
     let how = OpenHow::new()

@@ -7,23 +7,18 @@ use super::super::action::Action;
 use super::super::app::{App, Focus};
 use super::age;
 use super::containers::ContainerRow;
-use super::detail::{kv_lines, DetailTab, Load};
+use super::detail::{draw_info, draw_inspect, DetailTab, Load};
 use crate::cli::format::human_size;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Sparkline, Wrap};
+use ratatui::widgets::{Paragraph, Sparkline};
 use ratatui::Frame;
 use rdesk_widgets::text::truncate;
-use rdesk_widgets::{JsonTree, LogView};
+use rdesk_widgets::LogView;
 use serde_json::Value;
 
 fn note(f: &mut Frame, area: Rect, app: &App, text: String) {
-    f.render_widget(
-        Paragraph::new(text)
-            .style(app.theme.styles.dim)
-            .wrap(Wrap { trim: true }),
-        area,
-    );
+    super::detail::note(f, area, &app.theme.styles, text);
 }
 
 /// The inspect document of `id`, when it is loaded.
@@ -143,27 +138,9 @@ pub fn draw(f: &mut Frame, inner: Rect, app: &mut App, c: &ContainerRow) {
                     fields.push((if i == 0 { "Networks" } else { "" }, text));
                 }
             }
-            let mut lines = Vec::new();
-            for (k, v) in fields {
-                kv_lines(&mut lines, k, &v, inner.width as usize, &st);
-            }
-            let max = (lines.len() as u16).saturating_sub(inner.height);
-            app.detail.info_scroll = app.detail.info_scroll.min(max);
-            f.render_widget(
-                Paragraph::new(lines).scroll((app.detail.info_scroll, 0)),
-                inner,
-            );
+            draw_info(f, inner, app, &st, Vec::new(), fields);
         }
-        DetailTab::Inspect => match app.detail.inspect_mut() {
-            None | Some(Load::Loading) => note(f, inner, app, "Loading…".into()),
-            Some(Load::Failed(e)) => {
-                let e = format!("Cannot inspect: {e}");
-                note(f, inner, app, e)
-            }
-            Some(Load::Ready(tree)) => {
-                f.render_stateful_widget(JsonTree::new(&st).focused(focused), inner, tree);
-            }
-        },
+        DetailTab::Inspect => draw_inspect(f, inner, app, &st, focused),
         DetailTab::Logs => match app.detail.logs.as_mut() {
             Some((id, log)) if *id == c.id => {
                 let [text, status] =

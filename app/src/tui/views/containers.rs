@@ -4,12 +4,11 @@
 
 use super::super::action::Action;
 use super::super::app::{App, Focus};
-use super::{age, pane, title_span};
+use super::{age, draw_table, matching, refresh_age_column, Listing, TableText};
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::{Line, Span};
 use ratatui::Frame;
 use rdesk_engine::models::{ContainerSummary, ContainerSummaryStateEnum as State};
-use rdesk_widgets::{Column, ResourceTable, TableRow, TableState, Tone};
+use rdesk_widgets::{Column, TableRow, TableState, Tone};
 
 pub const COLUMNS: [Column; 7] = [
     Column::new("CONTAINER ID", Constraint::Length(12)).filterable(),
@@ -172,15 +171,8 @@ impl ContainersView {
 
     /// Recomputes the CREATED column; true when a label changed.
     pub fn refresh_ages(&mut self, now: i64) -> bool {
-        let mut changed = false;
-        for (row, cells) in self.rows.iter().zip(self.cells.iter_mut()) {
-            let a = age(row.created, now);
-            if cells.cells[CREATED] != a {
-                cells.cells[CREATED] = a;
-                changed = true;
-            }
-        }
-        changed
+        let created = self.rows.iter().map(|r| r.created);
+        refresh_age_column(&mut self.cells, CREATED, created, now)
     }
 
     pub fn set_filter(&mut self, filter: &str) {
@@ -192,9 +184,7 @@ impl ContainersView {
     }
 
     fn apply_filter(&mut self) {
-        self.visible = (0..self.cells.len())
-            .filter(|&i| self.cells[i].matches(&COLUMNS, &self.filter))
-            .collect();
+        self.visible = matching(&COLUMNS, &self.cells, &self.filter);
     }
 
     pub fn selected(&self) -> Option<&ContainerRow> {
@@ -226,42 +216,27 @@ fn cells_of(r: &ContainerRow, now: i64) -> TableRow {
 
 pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     let v = &app.containers;
-    let running = v.running();
-    let mut title = vec![title_span(
-        app,
-        if !v.loaded {
-            " Containers (…) ".to_string()
-        } else if v.filter.is_empty() {
-            format!(" Containers ({}, {running} running) ", v.rows.len())
-        } else {
-            format!(" Containers ({}/{}) ", v.visible.len(), v.rows.len())
-        },
-    )];
-    if !v.filter.is_empty() {
-        title.push(Span::styled(
-            format!("/{} ", v.filter),
-            app.theme.styles.matched,
-        ));
-    }
-    let focused = app.focus == Focus::Table;
-    let block = pane(app, Line::from(title), focused);
-    let empty = if !v.loaded {
-        "Loading containers…".to_string()
-    } else if v.rows.is_empty() {
-        format!(
+    let text = TableText {
+        plural: "Containers",
+        singular: "container",
+        summary: format!("{}, {} running", v.rows.len(), v.running()),
+        none_yet: format!(
             "No containers yet. Press {} to run one (or `rdesk run` in another terminal).",
             app.keymap.label(Action::Run)
-        )
-    } else {
-        "No container matches the filter (esc clears it)".to_string()
+        ),
     };
     let c = &mut app.containers;
-    let widget = ResourceTable::new(&COLUMNS, &c.cells, &c.visible, &app.theme.styles)
-        .filter(&c.filter)
-        .block(block)
-        .focused(focused)
-        .empty_message(&empty);
-    f.render_stateful_widget(widget, area, &mut c.table);
+    let listing = Listing {
+        loaded: c.loaded,
+        filter: &c.filter,
+        total: c.rows.len(),
+        columns: &COLUMNS,
+        cells: &c.cells,
+        visible: &c.visible,
+        table: &mut c.table,
+    };
+    let focused = app.focus == Focus::Table;
+    draw_table(f, area, &app.theme.styles, focused, text, listing);
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use rdesk_engine::models::{ContainerStatsResponse, HistoryResponseItem};
 use rdesk_widgets::text::truncate;
 use rdesk_widgets::{
     FileBrowserState, HistoryRow, JsonTree, JsonTreeState, LayerHistory, LayerHistoryState,
-    LogViewState,
+    LogViewState, Styles,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -278,12 +278,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     let inner = block.inner(area);
     f.render_widget(block, area);
 
-    let note = |f: &mut Frame, text: String| {
-        f.render_widget(
-            Paragraph::new(text).style(st.dim).wrap(Wrap { trim: true }),
-            inner,
-        )
-    };
+    let note = |f: &mut Frame, text: String| note(f, inner, &st, text);
     if let Some(c) = container {
         super::container_detail::draw(f, inner, app, &c);
         return;
@@ -348,24 +343,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
             for (i, (k, v)) in labels.iter().enumerate() {
                 fields.push((if i == 0 { "Labels" } else { "" }, format!("{k}={v}")));
             }
-            let mut lines = Vec::new();
-            for (k, v) in fields {
-                kv_lines(&mut lines, k, &v, inner.width as usize, &st);
-            }
-            let max = (lines.len() as u16).saturating_sub(inner.height);
-            app.detail.info_scroll = app.detail.info_scroll.min(max);
-            f.render_widget(
-                Paragraph::new(lines).scroll((app.detail.info_scroll, 0)),
-                inner,
-            );
+            draw_info(f, inner, app, &st, Vec::new(), fields);
         }
-        DetailTab::Inspect => match app.detail.inspect_mut() {
-            None | Some(Load::Loading) => note(f, "Loading…".into()),
-            Some(Load::Failed(e)) => note(f, format!("Cannot inspect: {e}")),
-            Some(Load::Ready(tree)) => {
-                f.render_stateful_widget(JsonTree::new(&st).focused(focused), inner, tree);
-            }
-        },
+        DetailTab::Inspect => draw_inspect(f, inner, app, &st, focused),
         DetailTab::Logs
         | DetailTab::Stats
         | DetailTab::Mounts
@@ -381,15 +361,49 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     }
 }
 
+/// A dim note in the pane (loading, failed, nothing to show).
+pub fn note(f: &mut Frame, area: Rect, st: &Styles, text: String) {
+    f.render_widget(
+        Paragraph::new(text).style(st.dim).wrap(Wrap { trim: true }),
+        area,
+    );
+}
+
+/// The Inspect tab: the inspect document as a JSON tree, or why it is not there yet.
+pub fn draw_inspect(f: &mut Frame, area: Rect, app: &mut App, st: &Styles, focused: bool) {
+    match app.detail.inspect_mut() {
+        None | Some(Load::Loading) => note(f, area, st, "Loading…".into()),
+        Some(Load::Failed(e)) => note(f, area, st, format!("Cannot inspect: {e}")),
+        Some(Load::Ready(tree)) => {
+            f.render_stateful_widget(JsonTree::new(st).focused(focused), area, tree);
+        }
+    }
+}
+
+/// The Info tab: `lines`, then `fields` as `Label      value` rows, scrolled by the
+/// pane's info scroll (kept within the text).
+pub fn draw_info(
+    f: &mut Frame,
+    area: Rect,
+    app: &mut App,
+    st: &Styles,
+    mut lines: Vec<Line<'static>>,
+    fields: Vec<(&str, String)>,
+) {
+    for (k, v) in fields {
+        kv_lines(&mut lines, k, &v, area.width as usize, st);
+    }
+    let max = (lines.len() as u16).saturating_sub(area.height);
+    app.detail.info_scroll = app.detail.info_scroll.min(max);
+    f.render_widget(
+        Paragraph::new(lines).scroll((app.detail.info_scroll, 0)),
+        area,
+    );
+}
+
 /// `Label      value`, the value cut into rows of the width left (IDs and digests have no
 /// spaces to wrap at), continuation rows indented under it.
-pub fn kv_lines(
-    out: &mut Vec<Line<'static>>,
-    label: &str,
-    value: &str,
-    width: usize,
-    st: &rdesk_widgets::Styles,
-) {
+pub fn kv_lines(out: &mut Vec<Line<'static>>, label: &str, value: &str, width: usize, st: &Styles) {
     const LABEL: usize = 11;
     let room = width.saturating_sub(LABEL).max(8);
     let chars: Vec<char> = value.chars().collect();

@@ -3,13 +3,12 @@
 
 use super::super::action::Action;
 use super::super::app::{App, Focus};
-use super::{age, pane, title_span};
+use super::{age, draw_table, matching, refresh_age_column, Listing, TableText};
 use crate::cli::format::human_size;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::{Line, Span};
 use ratatui::Frame;
 use rdesk_engine::models::ImageSummary;
-use rdesk_widgets::{Column, ResourceTable, TableRow, TableState};
+use rdesk_widgets::{Column, TableRow, TableState};
 
 pub const COLUMNS: [Column; 5] = [
     Column::new("REPOSITORY", Constraint::Fill(3)).filterable(),
@@ -135,15 +134,8 @@ impl ImagesView {
 
     /// Recomputes the CREATED column; true when a label changed.
     pub fn refresh_ages(&mut self, now: i64) -> bool {
-        let mut changed = false;
-        for (row, cells) in self.rows.iter().zip(self.cells.iter_mut()) {
-            let a = age(self.summaries[row.image].created, now);
-            if cells.cells[3] != a {
-                cells.cells[3] = a;
-                changed = true;
-            }
-        }
-        changed
+        let created = self.rows.iter().map(|r| self.summaries[r.image].created);
+        refresh_age_column(&mut self.cells, 3, created, now)
     }
 
     pub fn set_filter(&mut self, filter: &str) {
@@ -161,9 +153,7 @@ impl ImagesView {
     }
 
     fn apply_filter(&mut self) {
-        self.visible = (0..self.cells.len())
-            .filter(|&i| self.cells[i].matches(&COLUMNS, &self.filter))
-            .collect();
+        self.visible = matching(&COLUMNS, &self.cells, &self.filter);
     }
 
     pub fn selected(&self) -> Option<&ImageRow> {
@@ -182,40 +172,25 @@ impl ImagesView {
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
-    let v = &app.images;
-    let mut title = vec![title_span(
-        app,
-        if !v.loaded {
-            " Images (…) ".to_string()
-        } else if v.filter.is_empty() {
-            format!(" Images ({}) ", v.rows.len())
-        } else {
-            format!(" Images ({}/{}) ", v.visible.len(), v.rows.len())
-        },
-    )];
-    if !v.filter.is_empty() {
-        title.push(Span::styled(
-            format!("/{} ", v.filter),
-            app.theme.styles.matched,
-        ));
-    }
-    let focused = app.focus == Focus::Table;
-    let block = pane(app, Line::from(title), focused);
-    let empty = if !v.loaded {
-        "Loading images…".to_string()
-    } else if v.rows.is_empty() {
-        format!(
+    let text = TableText {
+        plural: "Images",
+        singular: "image",
+        summary: app.images.rows.len().to_string(),
+        none_yet: format!(
             "No images yet. Press {} to pull one.",
             app.keymap.label(Action::Pull)
-        )
-    } else {
-        "No image matches the filter (esc clears it)".to_string()
+        ),
     };
     let images = &mut app.images;
-    let widget = ResourceTable::new(&COLUMNS, &images.cells, &images.visible, &app.theme.styles)
-        .filter(&images.filter)
-        .block(block)
-        .focused(focused)
-        .empty_message(&empty);
-    f.render_stateful_widget(widget, area, &mut images.table);
+    let listing = Listing {
+        loaded: images.loaded,
+        filter: &images.filter,
+        total: images.rows.len(),
+        columns: &COLUMNS,
+        cells: &images.cells,
+        visible: &images.visible,
+        table: &mut images.table,
+    };
+    let focused = app.focus == Focus::Table;
+    draw_table(f, area, &app.theme.styles, focused, text, listing);
 }

@@ -19,6 +19,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders};
 use ratatui::Frame;
+use rdesk_widgets::{Column, ResourceTable, Styles, TableRow, TableState};
 
 pub fn draw(f: &mut Frame, app: &mut App) {
     let area = f.area();
@@ -67,7 +68,10 @@ pub fn draw(f: &mut Frame, app: &mut App) {
 
 /// A pane's frame: rounded, in the focus colour when focused, its title on the left.
 pub fn pane<'a>(app: &App, title: Line<'a>, focused: bool) -> Block<'a> {
-    let st = &app.theme.styles;
+    styled_pane(&app.theme.styles, title, focused)
+}
+
+fn styled_pane<'a>(st: &Styles, title: Line<'a>, focused: bool) -> Block<'a> {
     Block::new()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
@@ -81,6 +85,96 @@ pub fn pane<'a>(app: &App, title: Line<'a>, focused: bool) -> Block<'a> {
 
 pub fn title_span(app: &App, text: String) -> Span<'static> {
     Span::styled(text, app.theme.styles.title)
+}
+
+/// What one resource table (Containers, Images, Volumes, Networks) says about itself.
+pub struct TableText {
+    /// The title's noun, e.g. `Containers`.
+    pub plural: &'static str,
+    /// As in "No container matches the filter".
+    pub singular: &'static str,
+    /// The title's count when loaded and unfiltered, e.g. `3, 1 running`.
+    pub summary: String,
+    /// What an empty (loaded, unfiltered) table says.
+    pub none_yet: String,
+}
+
+/// A resource table's rows and state, borrowed from its view.
+pub struct Listing<'a> {
+    pub loaded: bool,
+    pub filter: &'a str,
+    /// All rows, matching the filter or not.
+    pub total: usize,
+    pub columns: &'a [Column],
+    pub cells: &'a [TableRow],
+    pub visible: &'a [usize],
+    pub table: &'a mut TableState,
+}
+
+/// Draw a resource table in its pane: the title with its count and the filter, and the
+/// loading / empty / no-match message when there is no row to show.
+pub fn draw_table(
+    f: &mut Frame,
+    area: Rect,
+    st: &Styles,
+    focused: bool,
+    text: TableText,
+    l: Listing,
+) {
+    let count = if !l.loaded {
+        "…".to_string()
+    } else if l.filter.is_empty() {
+        text.summary
+    } else {
+        format!("{}/{}", l.visible.len(), l.total)
+    };
+    let mut title = vec![Span::styled(
+        format!(" {} ({count}) ", text.plural),
+        st.title,
+    )];
+    if !l.filter.is_empty() {
+        title.push(Span::styled(format!("/{} ", l.filter), st.matched));
+    }
+    let block = styled_pane(st, Line::from(title), focused);
+    let empty = if !l.loaded {
+        format!("Loading {}…", text.plural.to_lowercase())
+    } else if l.total == 0 {
+        text.none_yet
+    } else {
+        format!("No {} matches the filter (esc clears it)", text.singular)
+    };
+    let widget = ResourceTable::new(l.columns, l.cells, l.visible, st)
+        .filter(l.filter)
+        .block(block)
+        .focused(focused)
+        .empty_message(&empty);
+    f.render_stateful_widget(widget, area, l.table);
+}
+
+/// The indices of the rows whose filterable cells match `filter`.
+pub fn matching(columns: &[Column], cells: &[TableRow], filter: &str) -> Vec<usize> {
+    (0..cells.len())
+        .filter(|&i| cells[i].matches(columns, filter))
+        .collect()
+}
+
+/// Puts each row's [`age`] (from `created`, one per row) in column `col`; true when a
+/// label changed.
+pub fn refresh_age_column(
+    cells: &mut [TableRow],
+    col: usize,
+    created: impl Iterator<Item = i64>,
+    now: i64,
+) -> bool {
+    let mut changed = false;
+    for (cells, created) in cells.iter_mut().zip(created) {
+        let a = age(created, now);
+        if cells.cells[col] != a {
+            cells.cells[col] = a;
+            changed = true;
+        }
+    }
+    changed
 }
 
 /// Compact age as in k9s' AGE column: `45s`, `12m`, `5h`, `3d`, `8w`, `2y`; with "ago".

@@ -5,13 +5,11 @@
 
 use super::super::app::{App, Focus};
 use super::age;
-use super::detail::{kv_lines, DetailTab, Load};
+use super::detail::{draw_info, draw_inspect, DetailTab};
 use super::networks::{Member, NetworkRow};
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::Line;
-use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
-use rdesk_widgets::{Column, JsonTree, ResourceTable, TableRow, Tone};
+use rdesk_widgets::{Column, ResourceTable, TableRow, Tone};
 
 /// The inspect document's key for a network (apart from image and container IDs).
 pub fn inspect_key(name: &str) -> String {
@@ -26,13 +24,6 @@ const MEMBER_COLUMNS: [Column; 6] = [
     Column::new("ALIASES", Constraint::Fill(2)),
     Column::new("STATE", Constraint::Length(7)),
 ];
-
-fn note(f: &mut Frame, area: Rect, st: &rdesk_widgets::Styles, text: String) {
-    f.render_widget(
-        Paragraph::new(text).style(st.dim).wrap(Wrap { trim: true }),
-        area,
-    );
-}
 
 /// The containers on `n`: the live endpoints (running), then the containers attached to it
 /// that are not running (from the container list; their address is released).
@@ -57,13 +48,7 @@ pub fn draw(f: &mut Frame, inner: Rect, app: &mut App, n: &NetworkRow) {
     let focused = app.focus == Focus::Detail;
     let st = app.theme.styles.clone();
     match app.detail.tab {
-        DetailTab::Inspect => match app.detail.inspect_mut() {
-            None | Some(Load::Loading) => note(f, inner, &st, "Loading…".into()),
-            Some(Load::Failed(e)) => note(f, inner, &st, format!("Cannot inspect: {e}")),
-            Some(Load::Ready(tree)) => {
-                f.render_stateful_widget(JsonTree::new(&st).focused(focused), inner, tree);
-            }
-        },
+        DetailTab::Inspect => draw_inspect(f, inner, app, &st, focused),
         DetailTab::Containers => {
             let list = members(app, n);
             let dash = |s: &str| {
@@ -163,16 +148,7 @@ pub fn draw(f: &mut Frame, inner: Rect, app: &mut App, n: &NetworkRow) {
             if n.predefined() {
                 fields.push(("", "pre-defined: never removed nor pruned".into()));
             }
-            let mut lines: Vec<Line> = Vec::new();
-            for (k, v) in fields {
-                kv_lines(&mut lines, k, &v, inner.width as usize, &st);
-            }
-            let max = (lines.len() as u16).saturating_sub(inner.height);
-            app.detail.info_scroll = app.detail.info_scroll.min(max);
-            f.render_widget(
-                Paragraph::new(lines).scroll((app.detail.info_scroll, 0)),
-                inner,
-            );
+            draw_info(f, inner, app, &st, Vec::new(), fields);
         }
     }
 }

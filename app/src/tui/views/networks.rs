@@ -6,12 +6,11 @@
 
 use super::super::action::Action;
 use super::super::app::{App, Focus};
-use super::{pane, title_span};
+use super::{draw_table, matching, Listing, TableText};
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::{Line, Span};
 use ratatui::Frame;
 use rdesk_engine::models::Network;
-use rdesk_widgets::{Column, ResourceTable, TableRow, TableState, Tone};
+use rdesk_widgets::{Column, TableRow, TableState, Tone};
 
 /// Every column, for a wide terminal.
 pub const COLUMNS: [Column; 8] = [
@@ -229,9 +228,7 @@ impl NetworksView {
     }
 
     fn apply_filter(&mut self) {
-        self.visible = (0..self.cells.len())
-            .filter(|&i| self.cells[i].matches(&COLUMNS, &self.filter))
-            .collect();
+        self.visible = matching(&COLUMNS, &self.cells, &self.filter);
     }
 
     pub fn selected(&self) -> Option<&NetworkRow> {
@@ -247,33 +244,14 @@ impl NetworksView {
 
 pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     let v = &app.networks;
-    let mut title = vec![title_span(
-        app,
-        if !v.loaded {
-            " Networks (…) ".to_string()
-        } else if v.filter.is_empty() {
-            format!(" Networks ({}, {} in use) ", v.rows.len(), v.in_use())
-        } else {
-            format!(" Networks ({}/{}) ", v.visible.len(), v.rows.len())
-        },
-    )];
-    if !v.filter.is_empty() {
-        title.push(Span::styled(
-            format!("/{} ", v.filter),
-            app.theme.styles.matched,
-        ));
-    }
-    let focused = app.focus == Focus::Table;
-    let block = pane(app, Line::from(title), focused);
-    let empty = if !v.loaded {
-        "Loading networks…".to_string()
-    } else if v.rows.is_empty() {
-        format!(
+    let text = TableText {
+        plural: "Networks",
+        singular: "network",
+        summary: format!("{}, {} in use", v.rows.len(), v.in_use()),
+        none_yet: format!(
             "No networks. Press {} to create one.",
             app.keymap.label(Action::Create)
-        )
-    } else {
-        "No network matches the filter (esc clears it)".to_string()
+        ),
     };
     let nv = &mut app.networks;
     let narrow_cols: Vec<Column> = NARROW.iter().map(|&i| COLUMNS[i].clone()).collect();
@@ -282,12 +260,17 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     } else {
         (&narrow_cols, &nv.narrow)
     };
-    let widget = ResourceTable::new(columns, cells, &nv.visible, &app.theme.styles)
-        .filter(&nv.filter)
-        .block(block)
-        .focused(focused)
-        .empty_message(&empty);
-    f.render_stateful_widget(widget, area, &mut nv.table);
+    let listing = Listing {
+        loaded: nv.loaded,
+        filter: &nv.filter,
+        total: nv.rows.len(),
+        columns,
+        cells,
+        visible: &nv.visible,
+        table: &mut nv.table,
+    };
+    let focused = app.focus == Focus::Table;
+    draw_table(f, area, &app.theme.styles, focused, text, listing);
 }
 
 #[cfg(test)]

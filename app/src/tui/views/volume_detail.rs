@@ -5,38 +5,24 @@
 
 use super::super::app::{App, Focus};
 use super::age;
-use super::detail::{kv_lines, DetailTab, Load};
+use super::detail::{draw_info, draw_inspect, note, DetailTab};
 use super::volumes::VolumeRow;
 use crate::cli::format::human_size;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
-use rdesk_widgets::{FileBrowser, JsonTree};
+use rdesk_widgets::FileBrowser;
 
 /// The inspect document's key for a volume (apart from image and container IDs).
 pub fn inspect_key(name: &str) -> String {
     format!("volume:{name}")
 }
 
-fn note(f: &mut Frame, area: Rect, st: &rdesk_widgets::Styles, text: String) {
-    f.render_widget(
-        Paragraph::new(text).style(st.dim).wrap(Wrap { trim: true }),
-        area,
-    );
-}
-
 pub fn draw(f: &mut Frame, inner: Rect, app: &mut App, v: &VolumeRow) {
     let focused = app.focus == Focus::Detail;
     let st = app.theme.styles.clone();
     match app.detail.tab {
-        DetailTab::Inspect => match app.detail.inspect_mut() {
-            None | Some(Load::Loading) => note(f, inner, &st, "Loading…".into()),
-            Some(Load::Failed(e)) => note(f, inner, &st, format!("Cannot inspect: {e}")),
-            Some(Load::Ready(tree)) => {
-                f.render_stateful_widget(JsonTree::new(&st).focused(focused), inner, tree);
-            }
-        },
+        DetailTab::Inspect => draw_inspect(f, inner, app, &st, focused),
         DetailTab::Files => match app.detail.files.as_mut() {
             Some((name, browser)) if *name == v.name => {
                 let root = format!("{}:", v.name);
@@ -111,15 +97,7 @@ pub fn draw(f: &mut Frame, inner: Rect, app: &mut App, v: &VolumeRow) {
                     ));
                 }
             }
-            for (k, val) in fields {
-                kv_lines(&mut lines, k, &val, inner.width as usize, &st);
-            }
-            let max = (lines.len() as u16).saturating_sub(inner.height);
-            app.detail.info_scroll = app.detail.info_scroll.min(max);
-            f.render_widget(
-                Paragraph::new(lines).scroll((app.detail.info_scroll, 0)),
-                inner,
-            );
+            draw_info(f, inner, app, &st, lines, fields);
         }
     }
 }

@@ -5,13 +5,12 @@
 
 use super::super::action::Action;
 use super::super::app::{App, Focus};
-use super::{age, pane, title_span};
+use super::{age, draw_table, matching, refresh_age_column, Listing, TableText};
 use crate::cli::format::human_size;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::{Line, Span};
 use ratatui::Frame;
 use rdesk_engine::VolumeUsage;
-use rdesk_widgets::{Column, ResourceTable, TableRow, TableState, Tone};
+use rdesk_widgets::{Column, TableRow, TableState, Tone};
 
 pub const COLUMNS: [Column; 5] = [
     Column::new("DRIVER", Constraint::Length(6)).filterable(),
@@ -136,15 +135,8 @@ impl VolumesView {
     }
 
     pub fn refresh_ages(&mut self, now: i64) -> bool {
-        let mut changed = false;
-        for (row, cells) in self.rows.iter().zip(self.cells.iter_mut()) {
-            let a = age(row.created, now);
-            if cells.cells[CREATED] != a {
-                cells.cells[CREATED] = a;
-                changed = true;
-            }
-        }
-        changed
+        let created = self.rows.iter().map(|r| r.created);
+        refresh_age_column(&mut self.cells, CREATED, created, now)
     }
 
     pub fn set_filter(&mut self, filter: &str) {
@@ -156,9 +148,7 @@ impl VolumesView {
     }
 
     fn apply_filter(&mut self) {
-        self.visible = (0..self.cells.len())
-            .filter(|&i| self.cells[i].matches(&COLUMNS, &self.filter))
-            .collect();
+        self.visible = matching(&COLUMNS, &self.cells, &self.filter);
     }
 
     pub fn selected(&self) -> Option<&VolumeRow> {
@@ -179,46 +169,32 @@ impl VolumesView {
 pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     let v = &app.volumes;
     let total: u64 = v.rows.iter().map(|r| r.size).sum();
-    let mut title = vec![title_span(
-        app,
-        if !v.loaded {
-            " Volumes (…) ".to_string()
-        } else if v.filter.is_empty() {
-            format!(
-                " Volumes ({}, {} in use, {}) ",
-                v.rows.len(),
-                v.in_use(),
-                human_size(total as f64)
-            )
-        } else {
-            format!(" Volumes ({}/{}) ", v.visible.len(), v.rows.len())
-        },
-    )];
-    if !v.filter.is_empty() {
-        title.push(Span::styled(
-            format!("/{} ", v.filter),
-            app.theme.styles.matched,
-        ));
-    }
-    let focused = app.focus == Focus::Table;
-    let block = pane(app, Line::from(title), focused);
-    let empty = if !v.loaded {
-        "Loading volumes…".to_string()
-    } else if v.rows.is_empty() {
-        format!(
+    let text = TableText {
+        plural: "Volumes",
+        singular: "volume",
+        summary: format!(
+            "{}, {} in use, {}",
+            v.rows.len(),
+            v.in_use(),
+            human_size(total as f64)
+        ),
+        none_yet: format!(
             "No volumes yet. Press {} to create one, or run with -v NAME:/path.",
             app.keymap.label(Action::Create)
-        )
-    } else {
-        "No volume matches the filter (esc clears it)".to_string()
+        ),
     };
     let vv = &mut app.volumes;
-    let widget = ResourceTable::new(&COLUMNS, &vv.cells, &vv.visible, &app.theme.styles)
-        .filter(&vv.filter)
-        .block(block)
-        .focused(focused)
-        .empty_message(&empty);
-    f.render_stateful_widget(widget, area, &mut vv.table);
+    let listing = Listing {
+        loaded: vv.loaded,
+        filter: &vv.filter,
+        total: vv.rows.len(),
+        columns: &COLUMNS,
+        cells: &vv.cells,
+        visible: &vv.visible,
+        table: &mut vv.table,
+    };
+    let focused = app.focus == Focus::Table;
+    draw_table(f, area, &app.theme.styles, focused, text, listing);
 }
 
 #[cfg(test)]
