@@ -592,6 +592,11 @@ fn bad_input_gets_dockers_messages() {
         .fails(1, "Error response from daemon: network nope not found");
     rd.run(&["network", "inspect", "nope"])
         .fails(1, "network nope not found");
+    // `inspect` without a type finds networks too.
+    let generic = rd
+        .run(&["inspect", "-f", "{{.Name}} {{.Driver}}", "dup"])
+        .ok();
+    assert_eq!(generic.stdout.trim(), "dup bridge");
     rd.run(&["run", "--rm", "--network", "nope", &img, "true"])
         .fails(125, "network nope not found");
     rd.run(&["run", "--rm", "-p", "abc", &img, "true"])

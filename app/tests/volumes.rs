@@ -103,6 +103,13 @@ fn todo_flow_named_volume_outlives_its_containers() {
             .to_string()
     );
     assert!(v["CreatedAt"].as_str().unwrap().ends_with('Z'));
+    // `inspect` without a type finds volumes too (after containers, images, networks).
+    let generic = rd
+        .run(&["inspect", "-f", "{{.Mountpoint}}", "todo-db"])
+        .ok();
+    assert_eq!(generic.stdout.trim(), mountpoint);
+    rd.run(&["inspect", "--type", "container", "todo-db"])
+        .fails(1, "No such container: todo-db");
     assert_eq!(
         std::fs::read_to_string(Path::new(mountpoint).join("list.txt")).unwrap(),
         "buy milk\n"

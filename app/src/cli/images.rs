@@ -170,28 +170,37 @@ pub struct InspectArgs {
 }
 
 /// `inspect` of images, containers, or either (`kind` empty: containers first, as Docker).
+fn to_json(v: impl serde::Serialize) -> serde_json::Result<serde_json::Value> {
+    serde_json::to_value(v)
+}
+
 pub async fn inspect(engine: &Engine, args: InspectArgs, kind: &str) -> anyhow::Result<()> {
+    const TYPES: [&str; 4] = ["container", "image", "network", "volume"];
     let kind = match (kind, args.typ.as_deref()) {
-        ("", Some(t @ ("image" | "container"))) => t,
-        ("", Some(t)) => {
-            anyhow::bail!("\"{t}\" is not a valid value for --type (rdesk knows: container, image)")
-        }
+        ("", Some(t)) if TYPES.contains(&t) => t,
+        ("", Some(t)) => anyhow::bail!(
+            "\"{t}\" is not a valid value for --type (rdesk knows: {})",
+            TYPES.join(", ")
+        ),
         (k, _) => k,
     };
     let mut found = Vec::new();
     let mut failed = false;
     for name in &args.names {
+        // Docker's order when no type is given: container, image, network, volume.
         let mut value = None;
-        if kind != "image" {
-            match engine.inspect_container(name).await {
-                Ok(c) => value = Some(serde_json::to_value(c)?),
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e.into()),
+        for t in TYPES {
+            if value.is_some() || !(kind.is_empty() || kind == t) {
+                continue;
             }
-        }
-        if value.is_none() && kind != "container" {
-            match engine.inspect_image(name).await {
-                Ok(i) => value = Some(serde_json::to_value(i)?),
+            let got = match t {
+                "container" => engine.inspect_container(name).await.map(to_json),
+                "image" => engine.inspect_image(name).await.map(to_json),
+                "network" => engine.inspect_network(name).await.map(to_json),
+                _ => engine.inspect_volume(name).await.map(to_json),
+            };
+            match got {
+                Ok(v) => value = Some(v?),
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e.into()),
             }
@@ -199,11 +208,7 @@ pub async fn inspect(engine: &Engine, args: InspectArgs, kind: &str) -> anyhow::
         match value {
             Some(v) => found.push(v),
             None => {
-                let what = match kind {
-                    "image" => "image",
-                    "container" => "container",
-                    _ => "object",
-                };
+                let what = if kind.is_empty() { "object" } else { kind };
                 eprintln!("Error: No such {what}: {name}");
                 failed = true;
             }
