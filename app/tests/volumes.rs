@@ -170,6 +170,69 @@ fn todo_flow_named_volume_outlives_its_containers() {
 }
 
 #[test]
+fn cp_reaches_volumes_and_binds_of_a_running_container() {
+    let (_reg, rd, img) = with_busybox();
+    let _c = Cleanup(&rd);
+    let host = rd.dir.path().join("bindsrc");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("from-host.txt"), "bound\n").unwrap();
+    let bind = format!("{}:/src", host.display());
+    rd.run(&[
+        "run",
+        "-d",
+        "--name",
+        "cv",
+        "-v",
+        "cpvol:/data",
+        "-v",
+        &bind,
+        &img,
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    let file = rd.dir.path().join("in.txt");
+    std::fs::write(&file, "into the volume\n").unwrap();
+    rd.run(&["cp", file.to_str().unwrap(), "cv:/data/"]).ok();
+    // In the volume itself, so the container and a later one see it.
+    let seen = rd.run(&["exec", "cv", "cat", "/data/in.txt"]).ok().stdout;
+    assert_eq!(seen, "into the volume\n");
+    rd.run(&["rm", "-f", "cv"]).ok();
+    let later = rd.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "cpvol:/data",
+        &img,
+        "cat",
+        "/data/in.txt",
+    ]);
+    assert_eq!(later.ok().stdout, "into the volume\n");
+    // Out of a bind mount of a running container, and `/` without the kernel's files.
+    rd.run(&[
+        "run", "-d", "--name", "cv2", "-v", &bind, &img, "sleep", "1000",
+    ])
+    .ok();
+    let out = rd.dir.path().join("out.txt");
+    rd.run(&["cp", "cv2:/src/from-host.txt", out.to_str().unwrap()])
+        .ok();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "bound\n");
+    let all = rd.command(&["cp", "cv2:/", "-"]).output().unwrap();
+    assert!(all.status.success());
+    let names: Vec<String> = tar::Archive::new(&all.stdout[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert!(names.iter().any(|n| n == "src/from-host.txt"), "{names:?}");
+    assert!(names.iter().any(|n| n == "proc/"), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with("proc/1/")),
+        "no /proc content"
+    );
+}
+
+#[test]
 fn volume_in_use_is_not_removed_and_prune_takes_only_unused_ones() {
     let (_reg, rd, image) = with_busybox();
     let _c = Cleanup(&rd);

@@ -401,6 +401,36 @@ impl Drop for MergedRoot {
 }
 
 impl MergedRoot {
+    /// What the container's processes see for `cp` (Docker's archive API): for a running
+    /// container its own mount tree through `/proc/<init>/root`, so volumes, binds and the
+    /// hosts/resolv.conf files mounted into it are reached; otherwise the overlay root.
+    pub(crate) fn open_view(store: &Store, id: &str) -> Result<MergedRoot> {
+        let cs = ContainerStore::new(store);
+        cs.reconcile(id)?;
+        let state = cs.state(id)?;
+        if state.status.is_live() && state.pid > 0 {
+            let proc_root = PathBuf::from(format!("/proc/{}/root", state.pid));
+            let start = crate::container::process_start_time(state.pid);
+            if let Ok(fd) = fcntl::open(
+                &proc_root,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            ) {
+                // The same process still (not a PID reused since the state was read).
+                let same = start != 0 && crate::container::process_start_time(state.pid) == start;
+                if same && cs.state(id).is_ok_and(|s| s.pid == state.pid) {
+                    return Ok(MergedRoot {
+                        path: proc_root,
+                        temporary: false,
+                        fd: owned(fd),
+                        _lock: None,
+                    });
+                }
+            }
+        }
+        MergedRoot::open(store, id)
+    }
+
     pub(crate) fn open(store: &Store, id: &str) -> Result<MergedRoot> {
         let cs = ContainerStore::new(store);
         cs.reconcile(id)?;
@@ -531,7 +561,7 @@ pub(crate) fn stat_path(
     path: &str,
     follow_link: bool,
 ) -> Result<Option<ContainerPathStat>> {
-    let root = MergedRoot::open(store, id)?;
+    let root = MergedRoot::open_view(store, id)?;
     let located = if follow_link {
         follow_final(&root, path).and_then(|p| locate(&root, &p))
     } else {
@@ -649,6 +679,11 @@ impl<W: Write> TarOut<W> {
                     self.b
                         .append_data(&mut h, &dname, io::empty())
                         .map_err(werr)?;
+                }
+                if is_kernel_mount(dir.as_raw_fd()) {
+                    // /proc, /sys, /dev, tmpfs of a running container: not its files (Docker's
+                    // `cp` cannot copy them either); the directory itself is archived empty.
+                    return Ok(());
                 }
                 let mut dir = dir;
                 let fd = dir.as_raw_fd();
@@ -778,7 +813,7 @@ pub(crate) fn copy_from(
     w: Box<dyn Write + Send>,
 ) -> Result<()> {
     let name = ContainerStore::new(store).record(id)?.name;
-    let root = MergedRoot::open(store, id)?;
+    let root = MergedRoot::open_view(store, id)?;
     let located = if follow_link {
         follow_final(&root, path).and_then(|p| locate(&root, &p))
     } else {
@@ -810,7 +845,7 @@ pub(crate) fn copy_to(
     r: Box<dyn Read + Send>,
 ) -> Result<()> {
     let name = ContainerStore::new(store).record(id)?.name;
-    let root = MergedRoot::open(store, id)?;
+    let root = MergedRoot::open_view(store, id)?;
     match root.resolve(path, OFlag::O_PATH | OFlag::O_DIRECTORY) {
         Ok(_) => {}
         Err(Errno::ENOENT) => return Err(not_found(path, &name)),
@@ -966,6 +1001,27 @@ pub(crate) fn copy_to(
         }
     }
     Ok(())
+}
+
+/// A directory on a pseudo or memory filesystem (proc, sysfs, devpts, mqueue, cgroup, tmpfs).
+fn is_kernel_mount(fd: RawFd) -> bool {
+    // SAFETY: fstatfs(2) on an fd we hold, into a zeroed struct it fills.
+    let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; the pointer is to a live, properly sized statfs.
+    if unsafe { libc::fstatfs(fd, &mut sfs) } != 0 {
+        return false;
+    }
+    const MQUEUE_MAGIC: i64 = 0x1980_2000;
+    matches!(
+        sfs.f_type as i64,
+        x if x == libc::PROC_SUPER_MAGIC as i64
+            || x == libc::SYSFS_MAGIC as i64
+            || x == libc::DEVPTS_SUPER_MAGIC as i64
+            || x == libc::CGROUP_SUPER_MAGIC as i64
+            || x == libc::CGROUP2_SUPER_MAGIC as i64
+            || x == libc::TMPFS_MAGIC as i64
+            || x == MQUEUE_MAGIC
+    )
 }
 
 /// The entry's `SCHILY.xattr.NAME` PAX records.
