@@ -1011,17 +1011,16 @@ fn is_kernel_mount(fd: RawFd) -> bool {
     if unsafe { libc::fstatfs(fd, &mut sfs) } != 0 {
         return false;
     }
-    const MQUEUE_MAGIC: i64 = 0x1980_2000;
-    matches!(
-        sfs.f_type as i64,
-        x if x == libc::PROC_SUPER_MAGIC as i64
-            || x == libc::SYSFS_MAGIC as i64
-            || x == libc::DEVPTS_SUPER_MAGIC as i64
-            || x == libc::CGROUP_SUPER_MAGIC as i64
-            || x == libc::CGROUP2_SUPER_MAGIC as i64
-            || x == libc::TMPFS_MAGIC as i64
-            || x == MQUEUE_MAGIC
-    )
+    [
+        libc::PROC_SUPER_MAGIC,
+        libc::SYSFS_MAGIC,
+        libc::DEVPTS_SUPER_MAGIC,
+        libc::CGROUP_SUPER_MAGIC,
+        libc::CGROUP2_SUPER_MAGIC,
+        libc::TMPFS_MAGIC,
+        0x1980_2000, // mqueue
+    ]
+    .contains(&sfs.f_type)
 }
 
 /// The entry's `SCHILY.xattr.NAME` PAX records.
