@@ -636,19 +636,6 @@ fn bad_input_gets_dockers_messages() {
     drop(c);
 }
 
-/// Not a test: seeds a store with the busybox image for manual runs
-/// (`RDESK_NET_SEED=/tmp/rdesk-net-manual cargo test -p rdesk --test network seed -- --ignored`).
-#[test]
-#[ignore]
-fn seed() {
-    let dir = std::env::var("RDESK_NET_SEED").expect("RDESK_NET_SEED");
-    let (_reg, rd, img) = with_busybox();
-    let tar = format!("{dir}/busybox.tar");
-    std::fs::create_dir_all(&dir).unwrap();
-    rd.run(&["tag", &img, "busybox"]).ok();
-    rd.run(&["save", "-o", &tar, "busybox"]).ok();
-}
-
 #[test]
 fn hosts_resolv_internal_and_shared_namespaces() {
     let (_reg, rd, img) = with_busybox();
